@@ -1,0 +1,153 @@
+"""The ``liveops`` command line: every job of the pipeline, one sub-command each.
+
+Settings come from ``LIVEOPS_*`` environment variables or a ``.env`` file (see ``liveops config``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from liveops.settings import Settings
+
+app = typer.Typer(
+    help=(
+        "liveops: the analytics pipeline of a live-streaming platform's operations team.\n\n"
+        "Kafka events are validated, deduplicated and loaded into DuckDB. "
+        "Settings come from LIVEOPS_* environment variables or a .env file; `liveops config` shows them."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+kafka_app = typer.Typer(help="Run a real local Apache Kafka broker (KRaft, single node) for development and tests.")
+app.add_typer(kafka_app, name="kafka", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, fg="red", err=True)
+    return typer.Exit(code)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug messages")] = False) -> None:
+    """liveops command line."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # kafka-python logs every connection at INFO; keep the terminal for our own messages.
+    # Its connection errors are reported by liveops itself, with what to do about them.
+    logging.getLogger("kafka").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings (environment, .env and defaults), secrets masked."""
+    typer.echo(json.dumps(_settings().masked(), indent=2, ensure_ascii=False))
+
+
+def _broker(settings: Settings):  # type: ignore[no-untyped-def]
+    from streams.broker import LocalBroker
+
+    return LocalBroker(
+        home=settings.kafka_home, jars_cache=settings.kafka_jars, port=settings.kafka_port,
+        partitions=settings.partitions,
+    )  # fmt: skip
+
+
+@kafka_app.command("up")
+def kafka_up() -> None:
+    """Start the local broker (first run: fetch its jars from Maven Central) and wait until it answers."""
+    import time
+
+    from streams.broker import BrokerError
+
+    settings = _settings()
+    broker = _broker(settings)
+    started_at = time.monotonic()
+    try:
+        started = broker.up(progress=_say)
+    except BrokerError as exc:
+        raise _fail(str(exc)) from exc
+    if not started:
+        _say(f"A liveops Kafka broker is already running (PID {broker.pid()}) at {broker.bootstrap}.")
+        return
+    _say(
+        f"Kafka is up at {broker.bootstrap} (PID {broker.pid()}, {time.monotonic() - started_at:.1f} s).\n"
+        f"  clients:   LIVEOPS_BOOTSTRAP_SERVERS={broker.bootstrap}\n"
+        f"  topics:    liveops kafka create-topics\n"
+        f"  logs:      liveops kafka logs   ({broker.log_file})\n"
+        f"  stop:      liveops kafka down"
+    )
+
+
+@kafka_app.command("down")
+def kafka_down() -> None:
+    """Stop the local broker that `kafka up` started (by its recorded PID). Harmless when none runs."""
+    broker = _broker(_settings())
+    if broker.down():
+        _say("Kafka broker stopped.")
+    else:
+        _say("No liveops Kafka broker is running.")
+
+
+@kafka_app.command("status")
+def kafka_status() -> None:
+    """Say whether the broker runs; list topics with partition counts and end offsets."""
+    from streams.broker import topic_status
+
+    settings = _settings()
+    broker = _broker(settings)
+    pid = broker.pid()
+    typer.echo(f"local broker: {'running, PID ' + str(pid) if pid else 'not running'} (127.0.0.1:{settings.kafka_port})")
+    try:
+        topics = topic_status(settings.kafka_client_config() | {"bootstrap_timeout_ms": 5000})
+    except Exception as exc:  # noqa: BLE001 - any client error means "unreachable" here
+        raise _fail(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}. Start it with `liveops kafka up`.")
+    if not topics:
+        typer.echo("no topics yet: run `liveops kafka create-topics`")
+    for topic in topics:
+        offsets = ", ".join(f"p{p}={o}" for p, o in sorted(topic.end_offsets.items()))
+        typer.echo(f"{topic.name:<24} partitions={topic.partitions}  messages={topic.messages}  end offsets: {offsets}")
+
+
+@kafka_app.command("logs")
+def kafka_logs(lines: Annotated[int, typer.Option("--lines", "-n", help="how many lines")] = 50) -> None:
+    """Print the tail of the local broker's log."""
+    typer.echo(_broker(_settings()).tail(lines))
+
+
+@kafka_app.command("create-topics")
+def kafka_create_topics(
+    partitions: Annotated[int | None, typer.Option(help="partitions per topic (default: LIVEOPS_PARTITIONS)")] = None,
+) -> None:
+    """Create the four topics of the event contract (names from settings); existing ones are left alone."""
+    from streams.broker import BrokerError, create_topics
+
+    settings = _settings()
+    names = list(settings.topics.by_family().values())
+    try:
+        created = create_topics(settings.kafka_client_config() | {"bootstrap_timeout_ms": 10000}, names, partitions or settings.partitions)
+    except BrokerError as exc:
+        raise _fail(str(exc)) from exc
+    for name in names:
+        _say(f"{name}: {'created' if name in created else 'exists'}")

@@ -1,0 +1,118 @@
+"""The one settings object of liveops.
+
+Settings are read once, by the CLI (and by flows started outside it), from environment variables with the
+prefix ``LIVEOPS_`` and an optional ``.env`` file in the working directory. Library code never reads the
+environment: it receives a :class:`Settings` (or the values it needs) as arguments.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Topics(BaseModel):
+    """Kafka topic names, one per event family of the contract (events.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    viewer: str = "viewer-events"
+    engagement: str = "engagement-events"
+    campaign: str = "campaign-events"
+    stream: str = "stream-events"
+
+    def by_family(self) -> dict[str, str]:
+        """Map each event family (``viewer``, ``engagement``, ...) to its topic name."""
+        return {"viewer": self.viewer, "engagement": self.engagement, "campaign": self.campaign, "stream": self.stream}
+
+
+class Settings(BaseSettings):
+    """Every setting of liveops. Environment: ``LIVEOPS_<NAME>``, nested with ``__`` (``LIVEOPS_TOPICS__VIEWER``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIVEOPS_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # Kafka client
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    consumer_group: str = "liveops-ingest"
+    topics: Topics = Topics()
+    partitions: int = Field(3, ge=1, description="partitions per topic for `kafka create-topics`")
+
+    # Local broker (`liveops kafka up`)
+    kafka_port: int = Field(9092, ge=1, le=65535, description="port of the local broker on 127.0.0.1")
+    kafka_home: Path = Field(Path(".liveops/kafka"), description="data, logs and PID of the local broker")
+    kafka_jars: Path = Field(Path(".liveops/jars"), description="cache of the broker's jars from Maven Central")
+
+    # Warehouse and reports
+    duckdb_path: Path = Field(Path("data/warehouse.duckdb"), description="the pipeline's read-write DuckDB file")
+    analyst_path: Path | None = Field(
+        None, description="the read-only copy analysts open (default: <duckdb_path stem>.analyst.duckdb)"
+    )
+    reports_dir: Path = Path("reports")
+    report_timezone: str = "UTC"
+    allowed_lateness: timedelta = timedelta(hours=2)
+
+    # Ingest
+    batch_size: int = Field(100_000, ge=1, description="messages per ingest micro-batch")
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'UTC', 'Asia/Shanghai')") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The report time zone as a ZoneInfo."""
+        return ZoneInfo(self.report_timezone)
+
+    @property
+    def analyst_copy(self) -> Path:
+        """Path of the analyst copy of the warehouse."""
+        if self.analyst_path is not None:
+            return self.analyst_path
+        return self.duckdb_path.with_name(self.duckdb_path.stem + ".analyst.duckdb")
+
+    def kafka_client_config(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python clients: bootstrap servers and security settings."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()],
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism is not None:
+            config["sasl_mechanism"] = self.sasl_mechanism
+        if self.sasl_username is not None:
+            config["sasl_plain_username"] = self.sasl_username
+        if self.sasl_password is not None:
+            config["sasl_plain_password"] = self.sasl_password.get_secret_value()
+        if self.ssl_cafile is not None:
+            config["ssl_cafile"] = str(self.ssl_cafile)
+        return config
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain values, secrets masked, for display."""
+        shown: dict[str, Any] = self.model_dump(mode="json")
+        for key, value in shown.items():
+            if isinstance(getattr(self, key), SecretStr) and value is not None:
+                shown[key] = "**********"
+        shown["analyst_path"] = str(self.analyst_copy)
+        return shown
