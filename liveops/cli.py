@@ -47,7 +47,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug messages")] = False) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug messages")] = False,
+) -> None:
     """liveops command line."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -70,7 +72,7 @@ def _broker(settings: Settings):  # type: ignore[no-untyped-def]
 
     return LocalBroker(
         home=settings.kafka_home, jars_cache=settings.kafka_jars, port=settings.kafka_port,
-        partitions=settings.partitions,
+        controller_port=settings.kafka_controller_port, partitions=settings.partitions,
     )  # fmt: skip
 
 
@@ -118,11 +120,15 @@ def kafka_status() -> None:
     settings = _settings()
     broker = _broker(settings)
     pid = broker.pid()
-    typer.echo(f"local broker: {'running, PID ' + str(pid) if pid else 'not running'} (127.0.0.1:{settings.kafka_port})")
+    typer.echo(
+        f"local broker: {'running, PID ' + str(pid) if pid else 'not running'} (127.0.0.1:{settings.kafka_port})"
+    )
     try:
         topics = topic_status(settings.kafka_client_config() | {"bootstrap_timeout_ms": 5000})
-    except Exception as exc:  # noqa: BLE001 - any client error means "unreachable" here
-        raise _fail(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}. Start it with `liveops kafka up`.")
+    except Exception as exc:  # any client error means "unreachable" here
+        raise _fail(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}. Start it with `liveops kafka up`."
+        ) from exc
     if not topics:
         typer.echo("no topics yet: run `liveops kafka create-topics`")
     for topic in topics:
@@ -146,7 +152,11 @@ def kafka_create_topics(
     settings = _settings()
     names = list(settings.topics.by_family().values())
     try:
-        created = create_topics(settings.kafka_client_config() | {"bootstrap_timeout_ms": 10000}, names, partitions or settings.partitions)
+        created = create_topics(
+            settings.kafka_client_config() | {"bootstrap_timeout_ms": 10000},
+            names,
+            partitions or settings.partitions,
+        )
     except BrokerError as exc:
         raise _fail(str(exc)) from exc
     for name in names:

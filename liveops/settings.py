@@ -28,7 +28,12 @@ class Topics(BaseModel):
 
     def by_family(self) -> dict[str, str]:
         """Map each event family (``viewer``, ``engagement``, ...) to its topic name."""
-        return {"viewer": self.viewer, "engagement": self.engagement, "campaign": self.campaign, "stream": self.stream}
+        return {
+            "viewer": self.viewer,
+            "engagement": self.engagement,
+            "campaign": self.campaign,
+            "stream": self.stream,
+        }
 
 
 class Settings(BaseSettings):
@@ -56,6 +61,9 @@ class Settings(BaseSettings):
 
     # Local broker (`liveops kafka up`)
     kafka_port: int = Field(9092, ge=1, le=65535, description="port of the local broker on 127.0.0.1")
+    kafka_controller_port: int | None = Field(
+        None, description="controller port of the local broker (default: port + 1)"
+    )
     kafka_home: Path = Field(Path(".liveops/kafka"), description="data, logs and PID of the local broker")
     kafka_jars: Path = Field(Path(".liveops/jars"), description="cache of the broker's jars from Maven Central")
 

@@ -241,7 +241,7 @@ class LocalBroker:
         """
         if self.is_running():
             return False
-        if MIN_JAVA > (major := java_major_version()):
+        if (major := java_major_version()) < MIN_JAVA:
             raise BrokerError(f"Kafka 4.x needs Java {MIN_JAVA}+, found Java {major}. Install a newer JDK.")
         for port in (self.port, self._controller_port()):
             if not port_is_free(port):
@@ -295,7 +295,9 @@ class LocalBroker:
         """True when the broker answers a metadata request."""
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=self.bootstrap, request_timeout_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms
+                bootstrap_servers=self.bootstrap,
+                request_timeout_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,
             )
         except KafkaError:
             return False
@@ -340,10 +342,11 @@ class LocalBroker:
 def create_topics(client_config: dict[str, object], names: list[str], partitions: int) -> list[str]:
     """Create the topics that do not exist yet (replication factor 1). Returns the names created."""
     try:
-        admin = KafkaAdminClient(**client_config)  # type: ignore[arg-type]
+        admin = KafkaAdminClient(**client_config)
     except KafkaError as exc:
-        raise BrokerError(f"cannot reach Kafka at {client_config.get('bootstrap_servers')}: {exc}. "
-                          "Start it with `liveops kafka up`.") from exc
+        raise BrokerError(
+            f"cannot reach Kafka at {client_config.get('bootstrap_servers')}: {exc}. Start it with `liveops kafka up`."
+        ) from exc
     try:
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
@@ -361,7 +364,7 @@ def create_topics(client_config: dict[str, object], names: list[str], partitions
 
 def topic_status(client_config: dict[str, object]) -> list[TopicStatus]:
     """Every non-internal topic with its partition count and end offsets."""
-    consumer = KafkaConsumer(**client_config, enable_auto_commit=False)  # type: ignore[arg-type]
+    consumer = KafkaConsumer(**client_config, enable_auto_commit=False)
     try:
         result = []
         for name in sorted(t for t in consumer.topics() if not t.startswith("__")):

@@ -1,0 +1,5 @@
+"""`python -m liveops` is the `liveops` command."""
+
+from liveops.cli import app
+
+app()

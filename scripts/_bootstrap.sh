@@ -1,0 +1,13 @@
+# Sourced by the scripts in this folder: makes sure uv and the locked Python dependencies are installed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
+if ! command -v uv >/dev/null 2>&1; then
+  export PATH="$HOME/.local/bin:$PATH"
+fi
+if ! command -v uv >/dev/null 2>&1; then
+  echo "Installing uv (the Python package manager liveops uses) with pip ..." >&2
+  python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+  export PATH="$HOME/.local/bin:$PATH"
+fi
+uv sync --locked --quiet
