@@ -161,3 +161,55 @@ def kafka_create_topics(
         raise _fail(str(exc)) from exc
     for name in names:
         _say(f"{name}: {'created' if name in created else 'exists'}")
+
+
+@app.command()
+def ingest(
+    follow: Annotated[
+        bool, typer.Option("--follow", help="keep consuming new messages until Ctrl-C (default: drain and stop)")
+    ] = False,
+    prefect: Annotated[
+        bool, typer.Option("--prefect/--no-prefect", help="run as the Prefect flow `ingest-events`")
+    ] = True,
+) -> None:
+    """Consume the four topics into DuckDB: validate, quarantine bad messages, drop duplicates, exactly once.
+
+    By default it drains every partition up to the end offsets seen at start, then stops (for scheduled
+    runs). Each micro-batch is written with its offsets in one DuckDB transaction, so an interrupted run is
+    repaired by running again. Ctrl-C finishes the batch in hand and exits cleanly. At the end the analyst
+    copy (LIVEOPS_ANALYST_PATH) is republished.
+    """
+    import signal
+    import threading
+
+    from flows.ingest import IngestProgress, ingest_events, ingest_once
+    from streams.consumer import SourceError
+
+    settings = _settings()
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        _say("Stopping after the batch in hand (Ctrl-C again to abort; a rerun repairs anything) ...")
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        if prefect and not follow:
+            totals = ingest_events(settings, follow=False, run_label=_now_label())
+            _say(f"ingest done: {totals}")
+            return
+        result = ingest_once(settings, follow=follow, stop=stop, progress=lambda p: _say(p.line()))
+    except SourceError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert isinstance(result, IngestProgress)
+    _say(f"ingest done: {result.line()}; analysts read {settings.analyst_copy}")
+
+
+def _now_label() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -180,6 +180,19 @@ SOURCE_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+# A raw Kafka message as the ingest reads it (timestamp in ms since the epoch, as Kafka gives it).
+MESSAGE_SCHEMA = pl.Schema(
+    {
+        "topic": pl.String(),
+        "partition": pl.Int32(),
+        "offset": pl.Int64(),
+        "timestamp_ms": pl.Int64(),
+        "key": pl.Binary(),
+        "value": pl.Binary(),
+    }
+)
+
+
 def envelope_schema() -> dict[str, pl.DataType]:
     """Polars dtypes of the envelope columns (``is_anonymous`` filled with false)."""
     return {f.name: _POLARS[f.kind] for f in ENVELOPE}

@@ -1,0 +1,172 @@
+"""Ingest: the four Kafka topics into DuckDB, validated, deduplicated, exactly once.
+
+Per micro-batch: read (bounded by the end offsets snapshotted at start), decode and validate with
+``transforms.decode``, write rows + quarantine + next offsets in ONE warehouse transaction, and only then
+commit the offsets to the Kafka consumer group. On start the source is positioned at the offsets stored in
+the warehouse, so a crash anywhere is repaired by simply running again.
+
+:func:`run_ingest` is the loop (plain Python, used by the CLI, the flow and the benchmark);
+:func:`ingest_events` is the Prefect flow ``ingest-events`` around it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import polars as pl
+from prefect import flow, get_run_logger
+
+from liveops.settings import Settings
+from schemas.events import Family
+from streams.consumer import BatchSource, KafkaBatchSource, Offsets
+from transforms.decode import decode_messages
+from warehouse.loader import DuckDBWarehouse, WarehouseWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestProgress:
+    """Running totals of one ingest run, passed to the progress callback after every batch."""
+
+    batches: int = 0
+    messages: int = 0
+    loaded: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    lag: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        """Messages per second since the run started."""
+        elapsed = time.monotonic() - self.started
+        return self.messages / elapsed if elapsed > 0 else 0.0
+
+    def line(self) -> str:
+        return (
+            f"batch {self.batches}: {self.messages:,} messages ({self.rate:,.0f}/s), {self.loaded:,} loaded, "
+            f"{self.duplicates:,} duplicates, {self.quarantined:,} quarantined, lag {self.lag:,}"
+        )
+
+
+def _lag(ends: Offsets, position: Offsets) -> int:
+    return sum(max(0, end - position.get(tp, 0)) for tp, end in ends.items())
+
+
+def run_ingest(
+    source: BatchSource,
+    warehouse: WarehouseWriter,
+    families: dict[str, Family],
+    batch_size: int,
+    follow: bool = False,
+    stop: threading.Event | None = None,
+    progress: Callable[[IngestProgress], None] | None = None,
+    publish_every_s: float = 30.0,
+    poll_timeout_s: float = 10.0,
+) -> IngestProgress:
+    """Consume the topics into the warehouse in micro-batches.
+
+    Args:
+        source: where messages come from (positioned here at the warehouse's offsets).
+        warehouse: where rows, quarantine and offsets go, one transaction per batch.
+        families: topic name -> event family.
+        batch_size: maximum messages per batch (bounds memory).
+        follow: keep consuming new messages until ``stop`` is set; otherwise drain up to the end offsets
+            seen at start and return.
+        stop: set it to finish the batch in hand and return (Ctrl-C in the CLI).
+        progress: called after every committed batch.
+        publish_every_s: in follow mode, publish the analyst copy at most this often (always at the end).
+        poll_timeout_s: how long one batch may wait for messages.
+    """
+    stop = stop or threading.Event()
+    totals = IngestProgress()
+    position = warehouse.read_offsets()
+    source.seek(position)
+    # Offsets are per partition; a partition never seen starts at 0 (the beginning, retention aside).
+    position = {tp: position.get(tp, 0) for tp in source.partitions()}
+    until = source.end_offsets()
+    last_publish = time.monotonic()
+    while not stop.is_set():
+        if follow:
+            until = source.end_offsets()
+        totals.lag = _lag(until, position)
+        if totals.lag == 0:
+            if not follow:
+                break
+            stop.wait(1.0)
+            continue
+        started_at = datetime.now(UTC)
+        messages = source.read_batch(batch_size, until, poll_timeout_s)
+        if messages.is_empty():
+            if not follow:
+                raise RuntimeError(
+                    f"Kafka returned no message within {poll_timeout_s:.0f} s while {totals.lag:,} were expected; "
+                    "is the broker healthy? Rerun `liveops ingest`: nothing is lost."
+                )
+            continue
+        decoded = decode_messages(messages, families)
+        next_offsets = _next_offsets(messages)
+        result = warehouse.load_batch(
+            decoded.valid, decoded.quarantine, next_offsets, messages.height,
+            decoded.duplicates_in_batch, decoded.unknown_fields, started_at,
+        )  # fmt: skip
+        # Only after the warehouse commit: tell Kafka (lag tools) how far we are. If this fails or we crash
+        # before it, the warehouse's offsets still win on the next start.
+        try:
+            source.commit(next_offsets)
+        except Exception as exc:  # the group commit is informational; the warehouse holds the truth
+            log.warning("committing offsets to the Kafka consumer group failed (%s); the warehouse has them", exc)
+        position.update(next_offsets)
+        totals.batches += 1
+        totals.messages += result.messages
+        totals.loaded += result.loaded
+        totals.duplicates += result.duplicates
+        totals.quarantined += result.quarantined
+        totals.lag = _lag(until, position)
+        if progress:
+            progress(totals)
+        if follow and time.monotonic() - last_publish >= publish_every_s:
+            warehouse.publish()
+            last_publish = time.monotonic()
+    warehouse.publish()
+    return totals
+
+
+def _next_offsets(messages: pl.DataFrame) -> Offsets:
+    """The offset after the last message of each (topic, partition) in the batch."""
+    rows = messages.group_by("topic", "partition").agg(pl.col("offset").max()).iter_rows()
+    # Kafka's convention, kept in the warehouse too: the offset stored is the NEXT one to read.
+    return {(topic, partition): last + 1 for topic, partition, last in rows}
+
+
+def ingest_once(
+    settings: Settings,
+    follow: bool = False,
+    stop: threading.Event | None = None,
+    progress: Callable[[IngestProgress], None] | None = None,
+) -> IngestProgress:
+    """Run ingest with the Kafka source and the DuckDB warehouse that ``settings`` describe."""
+    families: dict[str, Family] = {topic: family for family, topic in settings.topics.by_family().items()}  # type: ignore[misc]
+    source = KafkaBatchSource(settings.kafka_client_config(), list(families), settings.consumer_group)
+    try:
+        with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
+            return run_ingest(source, warehouse, families, settings.batch_size, follow, stop, progress)
+    finally:
+        source.close()
+
+
+@flow(name="ingest-events", flow_run_name="ingest-events-{run_label}", log_prints=False)
+def ingest_events(settings: Settings, follow: bool = False, run_label: str = "") -> dict[str, int]:
+    """Prefect flow: drain the four topics into the warehouse (or follow them until cancelled)."""
+    logger = get_run_logger()
+    totals = ingest_once(settings, follow=follow, progress=lambda p: logger.info(p.line()))
+    return {
+        "batches": totals.batches, "messages": totals.messages, "loaded": totals.loaded,
+        "duplicates": totals.duplicates, "quarantined": totals.quarantined,
+    }  # fmt: skip
