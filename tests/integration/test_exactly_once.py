@@ -1,0 +1,154 @@
+"""Exactly once, against the real broker: SIGKILL an ingest at random points, rerun, compare with one clean run.
+
+Also: a broker restart during a run ends with the run completing or with a clear error, and the rerun
+completes with nothing lost.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from flows.ingest import ingest_once
+from liveops.settings import Settings
+from streams.broker import LocalBroker, create_topics
+from streams.producer import produce
+from streams.simulator import SimConfig, simulate
+
+pytestmark = pytest.mark.kafka
+
+TABLES = {
+    "raw_viewer_events": "event_id",
+    "raw_engagement_events": "event_id",
+    "raw_campaign_events": "event_id",
+    "raw_stream_events": "event_id",
+    "quarantine": "kafka_topic, kafka_partition, kafka_offset",
+    "ingest_offsets": 'topic, "partition"',
+}
+
+
+def fill_topics(settings: Settings, target_events: int, seed: int) -> int:
+    config = SimConfig(
+        days=2, users=3000, channels=12, campaigns=3, seed=seed, target_events=target_events,
+        topics=settings.topics.by_family(), duplicate_rate=0.02, malformed_rate=0.002,
+    )  # fmt: skip
+    create_topics(settings.kafka_client_config(), list(settings.topics.by_family().values()), 3)
+    return produce(simulate(config), settings.kafka_client_config())
+
+
+def snapshot(path: Path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {table: con.sql(f"SELECT * FROM {table} ORDER BY {key}").pl() for table, key in TABLES.items()}
+
+
+def ledger_totals(path: Path) -> tuple[int, ...]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        row = con.execute("SELECT sum(messages), sum(loaded), sum(duplicates), sum(quarantined) FROM ingest_batches")
+        return tuple(int(v) for v in row.fetchone())  # type: ignore[union-attr]
+
+
+def ingest_env(settings: Settings, path: Path, group: str, batch_size: int) -> dict[str, str]:
+    return os.environ | {
+        "LIVEOPS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "LIVEOPS_TOPICS__VIEWER": settings.topics.viewer,
+        "LIVEOPS_TOPICS__ENGAGEMENT": settings.topics.engagement,
+        "LIVEOPS_TOPICS__CAMPAIGN": settings.topics.campaign,
+        "LIVEOPS_TOPICS__STREAM": settings.topics.stream,
+        "LIVEOPS_DUCKDB_PATH": str(path),
+        "LIVEOPS_CONSUMER_GROUP": group,
+        "LIVEOPS_BATCH_SIZE": str(batch_size),
+    }
+
+
+def start_ingest(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "liveops", "ingest", "--no-prefect"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_for_batches(proc: subprocess.Popen[str], batches: int) -> None:
+    """Read the progress lines until the process has committed ``batches`` batches (or ended)."""
+    assert proc.stderr is not None
+    seen = 0
+    for line in proc.stderr:
+        if line.startswith("batch "):
+            seen += 1
+            if seen >= batches:
+                return
+
+
+def test_sigkill_at_random_points_then_rerun_equals_one_clean_run(settings: Settings, tmp_path: Path) -> None:
+    produced = fill_topics(settings, target_events=200_000, seed=11)
+    assert produced >= 180_000
+
+    clean_path = tmp_path / "clean.duckdb"
+    clean = Settings(**(settings.model_dump() | {"duckdb_path": clean_path, "consumer_group": "clean"}))
+    totals = ingest_once(clean)
+    assert totals.messages == produced
+
+    crashed_path = tmp_path / "crashed.duckdb"
+    env = ingest_env(settings, crashed_path, "crashed", batch_size=15_000)
+    rng = random.Random(20261126)
+    kills = 0
+    for _ in range(4):
+        proc = start_ingest(env)
+        wait_for_batches(proc, rng.randint(1, 3))
+        time.sleep(rng.uniform(0.0, 1.5))  # land anywhere: reading, decoding, loading, committing, publishing
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=60)
+        assert proc.stderr is not None
+        proc.stderr.close()
+    assert kills >= 3
+    final = start_ingest(env)
+    _, err = final.communicate(timeout=600)
+    assert final.returncode == 0, err
+
+    expected, actual = snapshot(clean_path), snapshot(crashed_path)
+    for table in TABLES:
+        assert actual[table].height == expected[table].height, table
+        assert_frame_equal(actual[table], expected[table], check_row_order=True)
+    assert ledger_totals(crashed_path) == ledger_totals(clean_path)
+    messages, loaded, duplicates, quarantined = ledger_totals(clean_path)
+    assert messages == produced and loaded + duplicates + quarantined == produced
+    assert duplicates > 0 and quarantined > 0
+
+
+def test_broker_restart_during_a_run_then_rerun_loses_nothing(
+    settings: Settings, tmp_path: Path, kafka_broker: LocalBroker
+) -> None:
+    produced = fill_topics(settings, target_events=60_000, seed=5)
+    path = tmp_path / "restart.duckdb"
+    env = ingest_env(settings, path, "restart", batch_size=5_000)
+    proc = start_ingest(env)
+    wait_for_batches(proc, 1)
+    # The consumer keeps its connection open across the restart: same ports, same data directory.
+    kafka_broker.down()
+    kafka_broker.up(timeout=120)
+    _, err = proc.communicate(timeout=600)
+    if proc.returncode != 0:
+        # Either outcome is allowed; a failure must say what happened and what to do.
+        assert "Rerun" in err or "rerun" in err, err
+    rerun = start_ingest(env)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    messages, loaded, duplicates, quarantined = ledger_totals(path)
+    assert messages == produced == loaded + duplicates + quarantined
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = sum(
+            con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            for t in ("raw_viewer_events", "raw_engagement_events", "raw_campaign_events", "raw_stream_events")
+        )
+    assert rows == loaded
