@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -86,56 +87,76 @@ def run_ingest(
     """
     stop = stop or threading.Event()
     totals = IngestProgress()
-    position = warehouse.read_offsets()
-    source.seek(position)
-    # Offsets are per partition; a partition never seen starts at 0 (the beginning, retention aside).
-    position = {tp: position.get(tp, 0) for tp in source.partitions()}
-    until = source.end_offsets()
-    last_publish = time.monotonic()
-    while not stop.is_set():
-        if follow:
-            until = source.end_offsets()
-        totals.lag = _lag(until, position)
-        if totals.lag == 0:
-            if not follow:
-                break
-            stop.wait(1.0)
-            continue
-        started_at = datetime.now(UTC)
-        messages = source.read_batch(batch_size, until, poll_timeout_s)
-        if messages.is_empty():
-            if not follow:
-                raise RuntimeError(
-                    f"Kafka returned no message within {poll_timeout_s:.0f} s while {totals.lag:,} were expected; "
-                    "is the broker healthy? Rerun `liveops ingest`: nothing is lost."
-                )
-            continue
-        decoded = decode_messages(messages, families)
-        next_offsets = _next_offsets(messages)
-        result = warehouse.load_batch(
-            decoded.valid, decoded.quarantine, next_offsets, messages.height,
-            decoded.duplicates_in_batch, decoded.unknown_fields, started_at,
-        )  # fmt: skip
-        # Only after the warehouse commit: tell Kafka (lag tools) how far we are. If this fails or we crash
-        # before it, the warehouse's offsets still win on the next start.
-        try:
-            source.commit(next_offsets)
-        except Exception as exc:  # the group commit is informational; the warehouse holds the truth
-            log.warning("committing offsets to the Kafka consumer group failed (%s); the warehouse has them", exc)
-        position.update(next_offsets)
-        totals.batches += 1
-        totals.messages += result.messages
-        totals.loaded += result.loaded
-        totals.duplicates += result.duplicates
-        totals.quarantined += result.quarantined
-        totals.lag = _lag(until, position)
-        if progress:
-            progress(totals)
-        if follow and time.monotonic() - last_publish >= publish_every_s:
-            warehouse.publish()
-            last_publish = time.monotonic()
+    # Every call on the Kafka client runs on this one thread (kafka-python's consumer is not thread-safe).
+    # It reads batch n+1 while this thread decodes and loads batch n: decoding and loading run in Polars and
+    # DuckDB, which release the GIL, so the two overlap on two cores. Offsets stay strictly ordered: batch
+    # n+1 is loaded (with its offsets) only after batch n.
+    kafka = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka")
+    try:
+        position = warehouse.read_offsets()
+        kafka.submit(source.seek, position).result()
+        # Offsets are per partition; a partition never seen starts at 0 (the beginning, retention aside).
+        position = {tp: position.get(tp, 0) for tp in kafka.submit(source.partitions).result()}
+        until = kafka.submit(source.end_offsets).result()
+        read_to = dict(position)  # how far the reader has been asked to read
+        pending: Future[pl.DataFrame] | None = None
+        last_publish = time.monotonic()
+        while not stop.is_set():
+            if pending is None:
+                if follow:
+                    until = kafka.submit(source.end_offsets).result()
+                totals.lag = _lag(until, position)
+                if totals.lag == 0:
+                    if not follow:
+                        break
+                    stop.wait(1.0)
+                    continue
+                pending = kafka.submit(source.read_batch, batch_size, until, poll_timeout_s)
+            started_at = datetime.now(UTC)
+            messages = pending.result()
+            pending = None
+            if messages.is_empty():
+                if not follow:
+                    raise RuntimeError(
+                        f"Kafka returned no message within {poll_timeout_s:.0f} s while {totals.lag:,} were "
+                        "expected; is the broker healthy? Rerun `liveops ingest`: nothing is lost."
+                    )
+                continue
+            next_offsets = _next_offsets(messages)
+            read_to.update(next_offsets)
+            if _lag(until, read_to) > 0 and not stop.is_set():
+                pending = kafka.submit(source.read_batch, batch_size, until, poll_timeout_s)
+            decoded = decode_messages(messages, families)
+            result = warehouse.load_batch(
+                decoded.valid, decoded.quarantine, next_offsets, messages.height,
+                decoded.duplicates_in_batch, decoded.unknown_fields, started_at,
+            )  # fmt: skip
+            # Only after the warehouse commit: tell Kafka (lag tools) how far we are. If this fails or we
+            # crash before it, the warehouse's offsets still win on the next start.
+            kafka.submit(_commit_quietly, source, next_offsets)
+            position.update(next_offsets)
+            totals.batches += 1
+            totals.messages += result.messages
+            totals.loaded += result.loaded
+            totals.duplicates += result.duplicates
+            totals.quarantined += result.quarantined
+            totals.lag = _lag(until, position)
+            if progress:
+                progress(totals)
+            if follow and time.monotonic() - last_publish >= publish_every_s:
+                warehouse.publish()
+                last_publish = time.monotonic()
+    finally:
+        kafka.shutdown(wait=True, cancel_futures=True)
     warehouse.publish()
     return totals
+
+
+def _commit_quietly(source: BatchSource, next_offsets: Offsets) -> None:
+    try:
+        source.commit(next_offsets)
+    except Exception as exc:  # the group commit is informational; the warehouse holds the truth
+        log.warning("committing offsets to the Kafka consumer group failed (%s); the warehouse has them", exc)
 
 
 def _next_offsets(messages: pl.DataFrame) -> Offsets:

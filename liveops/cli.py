@@ -25,6 +25,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _register_commands() -> None:
+    from liveops.simulate_cmd import simulate
+
+    app.command("simulate")(simulate)
+
+
 kafka_app = typer.Typer(help="Run a real local Apache Kafka broker (KRaft, single node) for development and tests.")
 app.add_typer(kafka_app, name="kafka", no_args_is_help=True)
 
@@ -213,3 +221,53 @@ def _now_label() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+_register_commands()
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(help="days of simulated traffic")] = 8,
+    users: Annotated[int, typer.Option(help="simulated users")] = 3000,
+) -> None:
+    """The main job end to end: local Kafka up, topics, simulated traffic (first run only), ingest.
+
+    A second run reuses the broker, the topics and the data already there: it only ingests what is new.
+    """
+    import time
+
+    from flows.ingest import ingest_once
+    from streams.broker import BrokerError, create_topics, topic_status
+    from streams.producer import produce
+    from streams.simulator import SimConfig, simulate
+
+    settings = _settings()
+    started = time.monotonic()
+    broker = _broker(settings)
+    try:
+        if broker.up(progress=_say):
+            _say(f"Kafka is up at {broker.bootstrap}.")
+        else:
+            _say(f"Kafka already runs at {broker.bootstrap}.")
+        config = settings.kafka_client_config()
+        names = list(settings.topics.by_family().values())
+        create_topics(config, names, settings.partitions)
+    except BrokerError as exc:
+        raise _fail(str(exc)) from exc
+    existing = sum(t.messages for t in topic_status(config) if t.name in names)
+    if existing == 0:
+        sim = SimConfig(days=days, users=users, topics=settings.topics.by_family())
+        _say(f"Simulating {days} days of platform traffic for {users:,} users into Kafka ...")
+        produced = produce(simulate(sim), config, progress=lambda n: _say(f"  produced {n:,} messages"))
+        _say(f"Produced {produced:,} messages.")
+    else:
+        _say(f"The topics already hold {existing:,} messages: not simulating again.")
+    _say("Ingesting into DuckDB ...")
+    totals = ingest_once(settings, progress=lambda p: _say("  " + p.line()))
+    _say(
+        f"Done in {time.monotonic() - started:.0f} s: {totals.line()}.\n"
+        f"  warehouse:    {settings.duckdb_path}\n"
+        f"  analyst copy: {settings.analyst_copy}   (try: duckdb -readonly {settings.analyst_copy})\n"
+        "  Marts, quality checks and the daily report are not built by the demo yet."
+    )

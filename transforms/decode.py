@@ -83,16 +83,14 @@ def _as_text(values: pl.Series) -> pa.Array:
     try:
         return pc.cast(array, pa.large_string())  # validates the whole batch at C speed
     except pa.ArrowInvalid:
-        return pa.array(
-            [None if v is None else _utf8_or_none(v) for v in values.to_list()], type=pa.large_string()
-        )  # the rare batch holding a non-UTF-8 message: check one by one
-
-
-def _utf8_or_none(value: bytes) -> str | None:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+        # The rare batch holding a message that is not UTF-8: DuckDB decodes row by row, null where invalid.
+        con = _json_engine().cursor()
+        try:
+            con.register("raw", pa.table({"value": array}))
+            texts: pa.Array = con.sql("SELECT try(decode(value)) AS text FROM raw").to_arrow_table()["text"]
+        finally:
+            con.close()
+        return pc.cast(texts, pa.large_string())
 
 
 @functools.cache
