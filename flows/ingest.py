@@ -100,6 +100,7 @@ def run_ingest(
         until = kafka.submit(source.end_offsets).result()
         read_to = dict(position)  # how far the reader has been asked to read
         pending: Future[pl.DataFrame] | None = None
+        last_commit: Future[None] | None = None
         last_publish = time.monotonic()
         while not stop.is_set():
             if pending is None:
@@ -133,7 +134,7 @@ def run_ingest(
             )  # fmt: skip
             # Only after the warehouse commit: tell Kafka (lag tools) how far we are. If this fails or we
             # crash before it, the warehouse's offsets still win on the next start.
-            kafka.submit(_commit_quietly, source, next_offsets)
+            last_commit = kafka.submit(_commit_quietly, source, next_offsets)
             position.update(next_offsets)
             totals.batches += 1
             totals.messages += result.messages
@@ -146,7 +147,10 @@ def run_ingest(
             if follow and time.monotonic() - last_publish >= publish_every_s:
                 warehouse.publish()
                 last_publish = time.monotonic()
+        if last_commit is not None:
+            last_commit.result()  # the consumer group hears of the last batch before we return
     finally:
+        # A batch read ahead but not loaded is dropped: the warehouse's offsets say where to start next time.
         kafka.shutdown(wait=True, cancel_futures=True)
     warehouse.publish()
     return totals
