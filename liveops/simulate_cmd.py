@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from liveops.settings import Settings
 from streams.simulator import SimConfig, SimMessage
+from streams.simulator import simulate as generate_traffic
 
 _DEFAULTS = SimConfig()
 
@@ -130,6 +131,16 @@ def simulate(
             help="write <topic>.jsonl files into this directory instead of producing to Kafka",
         ),
     ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            exists=True,
+            file_okay=False,
+            help="produce the messages of a directory written by --out (same bytes, same order, the files' "
+            "topic names) instead of simulating",
+        ),
+    ] = None,
 ) -> None:
     """Simulate the platform's traffic (streams, viewing sessions, engagement, campaigns) into Kafka.
 
@@ -139,6 +150,8 @@ def simulate(
 
     Topic names and the broker come from the settings (`liveops config`). Start the broker first:
     `liveops kafka up`, then `liveops kafka create-topics`.
+
+    --out DIR writes JSON-lines files instead (no broker needed); --replay DIR sends such files to Kafka.
     """
     try:
         settings = Settings()
@@ -156,18 +169,32 @@ def simulate(
         typer.secho(f"Invalid options: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
 
-    from streams.simulator import simulate as generate
+    if out is not None and replay is not None:
+        typer.secho(
+            "--out and --replay exclude each other: replay files to Kafka, or write new ones.", fg="red", err=True
+        )
+        raise typer.Exit(2)
 
-    last_day = first_day.toordinal() + days - 1
     destination = str(out) if out is not None else f"Kafka at {settings.bootstrap_servers}"
-    typer.echo(
-        f"Simulating {days} day(s), {first_day} to {date.fromordinal(last_day)}: ~{config.sessions_per_day:,.0f} "
-        f"viewing sessions/day, {config.initial_users:,} users, {channels} channels, {campaigns} campaigns, "
-        f"seed {seed} -> {destination}",
-        err=True,
-    )
     tally = _Tally()
-    messages = tally.wrap(generate(config))
+    if replay is not None:
+        from streams.producer import read_jsonl
+
+        try:
+            messages = tally.wrap(read_jsonl(replay))
+        except FileNotFoundError as exc:
+            typer.secho(str(exc), fg="red", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"Replaying {replay} -> {destination}", err=True)
+    else:
+        last_day = date.fromordinal(first_day.toordinal() + days - 1)
+        typer.echo(
+            f"Simulating {days} day(s), {first_day} to {last_day}: ~{config.sessions_per_day:,.0f} viewing "
+            f"sessions/day, {config.initial_users:,} users, {channels} channels, {campaigns} campaigns, "
+            f"seed {seed} -> {destination}",
+            err=True,
+        )
+        messages = tally.wrap(generate_traffic(config))
     try:
         if out is not None:
             from streams.producer import write_jsonl
@@ -189,5 +216,8 @@ def simulate(
     except KeyboardInterrupt:
         typer.secho(f"Interrupted after {tally.total:,} messages.", fg="yellow", err=True)
         raise typer.Exit(130) from None
+    except ValueError as exc:  # a replayed file that is not in the format of --out
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(tally.summary())
     typer.echo(f"Written to {destination}.", err=True)
