@@ -42,6 +42,10 @@ class IngestProgress:
     quarantined: int = 0
     lag: int = 0
     started: float = field(default_factory=time.monotonic)
+    # Where the ingest thread's time went: waiting for Kafka reads, decoding, loading into DuckDB.
+    wait_s: float = 0.0
+    decode_s: float = 0.0
+    load_s: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -114,8 +118,10 @@ def run_ingest(
                     continue
                 pending = kafka.submit(source.read_batch, batch_size, until, poll_timeout_s)
             started_at = datetime.now(UTC)
+            tick = time.perf_counter()
             messages = pending.result()
             pending = None
+            totals.wait_s += time.perf_counter() - tick
             if messages.is_empty():
                 if not follow:
                     raise RuntimeError(
@@ -127,11 +133,15 @@ def run_ingest(
             read_to.update(next_offsets)
             if _lag(until, read_to) > 0 and not stop.is_set():
                 pending = kafka.submit(source.read_batch, batch_size, until, poll_timeout_s)
+            tick = time.perf_counter()
             decoded = decode_messages(messages, families)
+            totals.decode_s += time.perf_counter() - tick
+            tick = time.perf_counter()
             result = warehouse.load_batch(
                 decoded.valid, decoded.quarantine, next_offsets, messages.height,
                 decoded.duplicates_in_batch, decoded.unknown_fields, started_at,
             )  # fmt: skip
+            totals.load_s += time.perf_counter() - tick
             # Only after the warehouse commit: tell Kafka (lag tools) how far we are. If this fails or we
             # crash before it, the warehouse's offsets still win on the next start.
             last_commit = kafka.submit(_commit_quietly, source, next_offsets)
