@@ -151,7 +151,7 @@ def _with_tags_and_texts(tokens: pl.DataFrame, names: list[str]) -> pl.DataFrame
         # Most strings hold no escape: strip their quotes. Only the others are decoded as JSON strings
         # (json_decode runs on a column that is null elsewhere, so its cost follows the escaped ones).
         escaped = pl.when((first == '"') & j.str.contains("\\", literal=True)).then(j).str.json_decode(pl.String)
-        text = pl.when(first != '"').then(j).otherwise(pl.coalesce(escaped, j.str.slice(1, j.str.len_bytes() - 2)))
+        text = pl.when(first != '"').then(j).otherwise(pl.coalesce(escaped, j.str.slice(1, j.str.len_chars() - 2)))
         exprs += [tag.alias(f"t:{name}"), text.alias(f"s:{name}")]
     frame = tokens.with_columns(exprs)
     timestamps = [f.name for f in ENVELOPE if f.kind == "timestamp" and f.name in names]

@@ -45,6 +45,12 @@ def test_examples_of_the_spec_are_all_valid() -> None:
     decoded = decode(*[(m["topic"], json.dumps(m["value"], ensure_ascii=False).encode()) for m in lines])
     assert decoded.quarantine.is_empty(), decoded.quarantine.to_dicts()
     assert sum(frame.height for frame in decoded.valid.values()) == len(lines)
+    rows = {r["event_id"]: r for frame in decoded.valid.values() for r in frame.iter_rows(named=True)}
+    for message in lines:
+        row = rows[message["value"]["event_id"]]
+        for key, value in message["value"].items():
+            if key != "event_time":
+                assert row[key] == value, (key, value)
 
 
 MALFORMED = [
@@ -123,6 +129,13 @@ def test_strings_are_data_escapes_and_markup_survive() -> None:
     decoded = decode(("stream-events", encode(event)), ("stream-events", json.dumps(event).encode()))
     assert decoded.valid["stream"]["title"].to_list() == [title]  # ASCII-escaped copy is the same event
     assert decoded.duplicates_in_batch == 1
+
+
+def test_unescaped_non_ascii_strings_keep_every_character() -> None:
+    event = wire_event("stream_start", title="Just chatting ~ 聊天", channel_id="chan_1_直播", category="户外")
+    decoded = decode(("stream-events", json.dumps(event, ensure_ascii=False).encode()))
+    row = decoded.valid["stream"].row(0, named=True)
+    assert (row["title"], row["channel_id"], row["category"]) == ("Just chatting ~ 聊天", "chan_1_直播", "户外")
 
 
 def test_duplicates_within_a_batch_keep_the_lowest_offset() -> None:
