@@ -28,9 +28,14 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
+    from liveops.marts_cmd import build, query
+    from liveops.report_cmd import report
     from liveops.simulate_cmd import simulate
 
     app.command("simulate")(simulate)
+    app.command("build")(build)
+    app.command("report")(report)
+    app.command("query")(query)
 
 
 kafka_app = typer.Typer(help="Run a real local Apache Kafka broker (KRaft, single node) for development and tests.")

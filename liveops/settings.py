@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     analyst_path: Path | None = Field(
         None, description="the read-only copy analysts open (default: <duckdb_path stem>.analyst.duckdb)"
     )
-    reports_dir: Path = Path("reports")
+    reports_dir: Path = Field(Path("data/reports"), description="where daily reports are written, one folder per day")
     report_timezone: str = "UTC"
     allowed_lateness: timedelta = timedelta(hours=2)
 

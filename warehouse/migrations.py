@@ -104,3 +104,403 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         log.info("warehouse migration %d applied: %s", version, description)
         applied.append(version)
     return applied
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Migration 3: staging views, facts, daily marts, build bookkeeping and analyst views (docs/marts.md).
+# Mart tables carry no PRIMARY KEY: DuckDB's index makes a day's DELETE + INSERT many times slower (a 1 M-row
+# day: 86 s instead of 1 s). Each table's key is documented here and in docs/marts.md and checked by tests.
+# ---------------------------------------------------------------------------------------------------------
+
+# Unit conversions the staging views add beside the contract's integer fields.
+_STG_UNITS = {
+    "cost_micros": "cost_micros / 1000000.0 AS cost",  # micros -> currency units
+    "amount_cents": "amount_cents / 100.0 AS amount",  # cents -> currency units
+}
+
+_MART_DDL = (
+    # key: session_id. One row per session, stored on the local day of its start (start_day).
+    """
+    CREATE TABLE fct_sessions (
+        session_id VARCHAR NOT NULL,
+        start_day DATE NOT NULL,
+        user_id VARCHAR,
+        stream_id VARCHAR,
+        channel_id VARCHAR,
+        category VARCHAR NOT NULL,
+        source VARCHAR,
+        campaign_id VARCHAR,
+        device VARCHAR,
+        country VARCHAR,
+        started_at TIMESTAMPTZ NOT NULL,
+        ended_at TIMESTAMPTZ NOT NULL,
+        length_seconds DOUBLE NOT NULL,
+        has_start BOOLEAN NOT NULL,
+        has_end BOOLEAN NOT NULL,
+        end_reason VARCHAR,
+        capped BOOLEAN NOT NULL
+    )
+    """,
+    # key: (day, session_id). Watch time of each session on each local day it overlaps.
+    """
+    CREATE TABLE fct_session_days (
+        day DATE NOT NULL,
+        session_id VARCHAR NOT NULL,
+        user_id VARCHAR,
+        stream_id VARCHAR,
+        channel_id VARCHAR,
+        category VARCHAR NOT NULL,
+        watch_seconds DOUBLE NOT NULL
+    )
+    """,
+    # key: (day, minute). Platform-wide concurrent sessions at every minute mark of the day.
+    """
+    CREATE TABLE fct_minute_concurrency (
+        day DATE NOT NULL,
+        minute TIMESTAMPTZ NOT NULL,
+        concurrent BIGINT NOT NULL
+    )
+    """,
+    # key: day. Every daily headline figure of metrics.md's summary.json, plus headline retention.
+    """
+    CREATE TABLE agg_daily_headline (
+        day DATE NOT NULL,
+        dau BIGINT NOT NULL,
+        wau BIGINT NOT NULL,
+        mau BIGINT NOT NULL,
+        stickiness DOUBLE,
+        new_users BIGINT NOT NULL,
+        unique_viewers BIGINT NOT NULL,
+        sessions BIGINT NOT NULL,
+        hours_watched DOUBLE NOT NULL,
+        pcu BIGINT NOT NULL,
+        pcu_at TIMESTAMPTZ NOT NULL,
+        acu DOUBLE NOT NULL,
+        avg_watch_minutes DOUBLE,
+        startup_p50_ms DOUBLE,
+        startup_p95_ms DOUBLE,
+        rebuffering_ratio DOUBLE,
+        error_exit_rate DOUBLE,
+        chat_messages BIGINT NOT NULL,
+        chatters BIGINT NOT NULL,
+        engagement_rate DOUBLE,
+        likes BIGINT NOT NULL,
+        shares BIGINT NOT NULL,
+        follows BIGINT NOT NULL,
+        unfollows BIGINT NOT NULL,
+        net_follows BIGINT NOT NULL,
+        gift_value_cents BIGINT NOT NULL,
+        subscription_revenue_cents BIGINT NOT NULL,
+        purchase_revenue_cents BIGINT NOT NULL,
+        paying_users BIGINT NOT NULL,
+        csat DOUBLE,
+        nps DOUBLE,
+        reports BIGINT NOT NULL,
+        report_rate DOUBLE,
+        hours_broadcast DOUBLE NOT NULL,
+        streams_live BIGINT NOT NULL,
+        active_channels BIGINT NOT NULL,
+        impressions BIGINT NOT NULL,
+        clicks BIGINT NOT NULL,
+        ctr DOUBLE,
+        spend DOUBLE NOT NULL,
+        attributed_signups BIGINT NOT NULL,
+        organic_signups BIGINT NOT NULL,
+        attributed_revenue_cents BIGINT NOT NULL,
+        retention_d1 DOUBLE,
+        retention_d7 DOUBLE,
+        retention_d30 DOUBLE
+    )
+    """,
+    # key: (day, category).
+    """
+    CREATE TABLE agg_daily_category (
+        day DATE NOT NULL,
+        category VARCHAR NOT NULL,
+        hours_broadcast DOUBLE NOT NULL,
+        hours_watched DOUBLE NOT NULL,
+        streams_live BIGINT NOT NULL,
+        viewer_ratio DOUBLE
+    )
+    """,
+    # key: (day, channel_id).
+    """
+    CREATE TABLE agg_daily_channel (
+        day DATE NOT NULL,
+        channel_id VARCHAR NOT NULL,
+        hours_watched DOUBLE NOT NULL,
+        broadcast_seconds DOUBLE NOT NULL,
+        hours_broadcast DOUBLE NOT NULL,
+        avg_viewers DOUBLE,
+        peak_viewers BIGINT NOT NULL,
+        follows BIGINT NOT NULL,
+        unfollows BIGINT NOT NULL,
+        net_follows BIGINT NOT NULL
+    )
+    """,
+    # key: (day, stream_id).
+    """
+    CREATE TABLE agg_daily_stream (
+        day DATE NOT NULL,
+        stream_id VARCHAR NOT NULL,
+        channel_id VARCHAR,
+        hours_watched DOUBLE NOT NULL,
+        broadcast_seconds DOUBLE NOT NULL,
+        hours_broadcast DOUBLE NOT NULL,
+        avg_viewers DOUBLE,
+        peak_viewers BIGINT NOT NULL
+    )
+    """,
+    # key: (day, campaign_id, channel).
+    """
+    CREATE TABLE agg_daily_campaign (
+        day DATE NOT NULL,
+        campaign_id VARCHAR NOT NULL,
+        channel VARCHAR NOT NULL,
+        impressions BIGINT NOT NULL,
+        clicks BIGINT NOT NULL,
+        ctr DOUBLE,
+        spend DOUBLE NOT NULL,
+        attributed_signups BIGINT NOT NULL,
+        cvr DOUBLE,
+        cpa DOUBLE,
+        attributed_revenue_cents BIGINT NOT NULL,
+        roas DOUBLE
+    )
+    """,
+    # keys: (day, source), (day, device), (day, country); 'unknown' where the session has no value.
+    """
+    CREATE TABLE agg_daily_source (
+        day DATE NOT NULL, source VARCHAR NOT NULL, sessions BIGINT NOT NULL, unique_viewers BIGINT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE agg_daily_device (
+        day DATE NOT NULL, device VARCHAR NOT NULL, sessions BIGINT NOT NULL, unique_viewers BIGINT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE agg_daily_country (
+        day DATE NOT NULL, country VARCHAR NOT NULL, sessions BIGINT NOT NULL, unique_viewers BIGINT NOT NULL
+    )
+    """,
+    # key: (day, target).
+    "CREATE TABLE agg_daily_shares_by_target (day DATE NOT NULL, target VARCHAR NOT NULL, shares BIGINT NOT NULL)",
+    # key: (day, reason).
+    "CREATE TABLE agg_daily_reports_by_reason (day DATE NOT NULL, reason VARCHAR NOT NULL, reports BIGINT NOT NULL)",
+    # key: (as_of_day, cohort_date). The 31 cohorts as_of_day-30 .. as_of_day as the report of as_of_day sees them.
+    """
+    CREATE TABLE agg_retention_cohorts (
+        as_of_day DATE NOT NULL,
+        cohort_date DATE NOT NULL,
+        days_since_cohort INTEGER NOT NULL,
+        size BIGINT NOT NULL,
+        d1 DOUBLE,
+        d7 DOUBLE,
+        d30 DOUBLE
+    )
+    """,
+    # key: day. When each day was last built, with which watermark, and whether it was complete then.
+    """
+    CREATE TABLE build_days (
+        day DATE PRIMARY KEY,
+        build_id VARCHAR NOT NULL,
+        built_at TIMESTAMPTZ NOT NULL,
+        watermark TIMESTAMPTZ NOT NULL,
+        complete BOOLEAN NOT NULL,
+        events BIGINT NOT NULL,
+        late_events BIGINT NOT NULL
+    )
+    """,
+    # key: (raw_table, kafka_topic, kafka_partition). The incremental bookmark: raw rows with a smaller offset
+    # were covered by the last incremental or full build. '' / -1 stand for a null topic / partition.
+    """
+    CREATE TABLE build_state (
+        raw_table VARCHAR NOT NULL,
+        kafka_topic VARCHAR NOT NULL,
+        kafka_partition INTEGER NOT NULL,
+        next_offset BIGINT NOT NULL,
+        PRIMARY KEY (raw_table, kafka_topic, kafka_partition)
+    )
+    """,
+    # key: build_id. One row per build run.
+    """
+    CREATE TABLE build_runs (
+        build_id VARCHAR PRIMARY KEY,
+        mode VARCHAR NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ NOT NULL,
+        first_day DATE,
+        last_day DATE,
+        days INTEGER NOT NULL,
+        watermark TIMESTAMPTZ,
+        timezone VARCHAR NOT NULL,
+        allowed_lateness_seconds DOUBLE NOT NULL,
+        moves_bookmark BOOLEAN NOT NULL
+    )
+    """,
+)
+
+# Analyst views: thin, stable column names (docs/marts.md is their data dictionary).
+_ANALYST_VIEWS = (
+    """
+    CREATE VIEW v_daily_headline AS
+    SELECT h.*, b.complete, b.watermark, b.late_events, b.built_at
+    FROM agg_daily_headline h LEFT JOIN build_days b USING (day)
+    """,
+    """
+    CREATE VIEW v_daily_categories AS
+    SELECT day, category, hours_broadcast, hours_watched, streams_live, viewer_ratio,
+           hours_watched / nullif(sum(hours_watched) OVER (PARTITION BY day), 0) AS share_of_hours_watched
+    FROM agg_daily_category
+    """,
+    """
+    CREATE VIEW v_daily_channels AS
+    SELECT day, channel_id, hours_watched, hours_broadcast, avg_viewers, peak_viewers, follows, unfollows,
+           net_follows, row_number() OVER (PARTITION BY day ORDER BY hours_watched DESC, channel_id) AS rank
+    FROM agg_daily_channel
+    """,
+    """
+    CREATE VIEW v_daily_streams AS
+    SELECT day, stream_id, channel_id, hours_watched, hours_broadcast, avg_viewers, peak_viewers,
+           row_number() OVER (PARTITION BY day ORDER BY hours_watched DESC, stream_id) AS rank
+    FROM agg_daily_stream
+    """,
+    """
+    CREATE VIEW v_campaigns AS
+    SELECT day, campaign_id, channel, impressions, clicks, ctr, spend, attributed_signups, cvr, cpa,
+           attributed_revenue_cents, attributed_revenue_cents / 100.0 AS attributed_revenue, roas
+    FROM agg_daily_campaign
+    """,
+    """
+    CREATE VIEW v_retention AS
+    SELECT as_of_day, cohort_date, days_since_cohort, size, d1, d7, d30
+    FROM agg_retention_cohorts WHERE days_since_cohort < 30
+    """,
+    "CREATE VIEW v_daily_sources AS SELECT day, source, sessions, unique_viewers FROM agg_daily_source",
+    "CREATE VIEW v_daily_devices AS SELECT day, device, sessions, unique_viewers FROM agg_daily_device",
+    "CREATE VIEW v_daily_countries AS SELECT day, country, sessions, unique_viewers FROM agg_daily_country",
+    "CREATE VIEW v_daily_shares AS SELECT day, target, shares FROM agg_daily_shares_by_target",
+    "CREATE VIEW v_daily_reports AS SELECT day, reason, reports FROM agg_daily_reports_by_reason",
+    "CREATE VIEW v_minute_concurrency AS SELECT day, minute, concurrent FROM fct_minute_concurrency",
+    """
+    CREATE VIEW v_sessions AS
+    SELECT session_id, start_day, user_id, stream_id, channel_id, category, source, campaign_id, device, country,
+           started_at, ended_at, length_seconds / 60.0 AS length_minutes, has_start, has_end, end_reason, capped
+    FROM fct_sessions
+    """,
+)
+
+
+def _stg_view(family: Family) -> str:
+    """``stg_<family>_events``: the contract's fields as loaded, arrival time, and unit-converted amounts."""
+    from schemas.events import SOURCE_COLUMNS, polars_schema
+
+    columns = [f'"{name}"' for name in polars_schema(family) if name not in SOURCE_COLUMNS]
+    columns = [c if c != '"is_anonymous"' else 'coalesce("is_anonymous", false) AS "is_anonymous"' for c in columns]
+    columns += [expr for name, expr in _STG_UNITS.items() if name in polars_schema(family)]
+    columns.append('"kafka_timestamp" AS "arrived_at"')
+    return f"CREATE VIEW stg_{family}_events AS SELECT {', '.join(columns)} FROM {raw_table(family)}"
+
+
+def _marts(con: duckdb.DuckDBPyConnection) -> None:
+    for family in FAMILIES:
+        con.execute(_stg_view(family))
+    for statement in (*_MART_DDL, *_ANALYST_VIEWS):
+        con.execute(statement)
+
+
+MIGRATIONS.append((3, "staging views, facts, daily marts, build state, analyst views", _marts))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Migration 4: the delivery log of daily reports (reports/delivery.py, docs/operations.md).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _deliveries(con: duckdb.DuckDBPyConnection) -> None:
+    # key: (delivery_id, channel, attempt). One row per attempt to deliver a report over a channel; a rerun
+    # of the same report delivers again and adds rows (a new delivery_id). `target` is masked: no token,
+    # no full e-mail address.
+    con.execute(
+        """
+        CREATE TABLE deliveries (
+            delivery_id VARCHAR NOT NULL,
+            day DATE NOT NULL,
+            channel VARCHAR NOT NULL,
+            target VARCHAR NOT NULL,
+            attempt INTEGER NOT NULL,
+            success BOOLEAN NOT NULL,
+            error VARCHAR,
+            attempted_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS.append((4, "deliveries: the delivery log of daily reports", _deliveries))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Migration 5: data-quality runs, their results, and each day's status (quality/checks.py, docs/quality.md).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _quality(con: duckdb.DuckDBPyConnection) -> None:
+    # key: run_id. One row per `liveops quality` run of a day; reruns add rows (the history is kept).
+    con.execute(
+        """
+        CREATE TABLE quality_runs (
+            run_id VARCHAR PRIMARY KEY,
+            day DATE NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ NOT NULL,
+            report_time TIMESTAMPTZ NOT NULL,
+            expectations INTEGER NOT NULL,
+            critical_failures INTEGER NOT NULL,
+            warnings INTEGER NOT NULL,
+            verified BOOLEAN NOT NULL
+        )
+        """
+    )
+    # key: (run_id, suite, expectation). Every expectation's outcome; observed_value is JSON text.
+    con.execute(
+        """
+        CREATE TABLE quality_results (
+            run_id VARCHAR NOT NULL,
+            day DATE NOT NULL,
+            suite VARCHAR NOT NULL,
+            expectation VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL CHECK (severity IN ('critical', 'warning')),
+            success BOOLEAN NOT NULL,
+            observed_value VARCHAR,
+            details VARCHAR,
+            PRIMARY KEY (run_id, suite, expectation)
+        )
+        """
+    )
+    # key: day. The latest run's verdict: 'unverified' when a critical expectation failed.
+    con.execute(
+        """
+        CREATE TABLE day_status (
+            day DATE PRIMARY KEY,
+            status VARCHAR NOT NULL CHECK (status IN ('verified', 'unverified')),
+            run_id VARCHAR NOT NULL,
+            checked_at TIMESTAMPTZ NOT NULL,
+            critical_failures INTEGER NOT NULL,
+            warnings INTEGER NOT NULL
+        )
+        """
+    )
+    # Analysts: what failed in the latest run of each day.
+    con.execute(
+        """
+        CREATE VIEW v_quality_failures AS
+        SELECT r.day, s.status, r.suite, r.expectation, r.severity, r.observed_value, r.details, s.checked_at
+        FROM quality_results r JOIN day_status s ON s.run_id = r.run_id
+        WHERE NOT r.success
+        """
+    )
+
+
+MIGRATIONS.append((5, "data quality: runs, results and day status", _quality))

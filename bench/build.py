@@ -1,0 +1,233 @@
+"""Benchmark of the marts build: one simulated day of N events, ingested, then ``run_build`` timed.
+
+For each size N: simulate one day of about N valid events (the simulator's shape: mostly heartbeats) into
+JSON-lines files (kept under ``--data`` and reused by later runs) or straight into Kafka, ingest them into a
+fresh warehouse (JSON-lines: the ingest's own decode + transactional load, without Kafka; Kafka: the real
+``ingest_once`` against the broker of the settings), then time ``run_build`` of that day in a separate
+process and print its wall time, peak RSS and raw events per second.
+
+    uv run python bench/build.py                       # N = 10,000,000
+    uv run python bench/build.py --events 1000000
+    uv run python bench/build.py --sizes 5000000,10000000,20000000
+    uv run python bench/build.py --events 1000000 --via kafka   # needs `liveops kafka up`
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import shutil
+import sys
+import time
+import zlib
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# Runnable as `python bench/build.py` from the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import polars as pl
+
+from liveops.settings import Settings, Topics
+from schemas.events import MESSAGE_SCHEMA, Family
+from streams.simulator import SimConfig, simulate
+
+PARTITIONS = 3
+BATCH = 200_000
+
+
+@dataclass
+class Figures:
+    """What one phase measured in its own process."""
+
+    seconds: float
+    peak_rss_mb: float
+    detail: dict[str, Any]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _config(events: int, topics: dict[str, str] | None = None) -> SimConfig:
+    config = SimConfig(days=1, target_events=events, seed=42)
+    return replace(config, topics=topics) if topics else config
+
+
+def simulate_jsonl(events: int, out_dir: Path) -> int:
+    """Write the simulated day to ``out_dir`` (skipped when already there). Returns the messages written."""
+    from streams.producer import write_jsonl
+
+    done = out_dir / "DONE"
+    if done.exists():
+        return int(done.read_text())
+    counts = write_jsonl(simulate(_config(events)), out_dir)
+    total = sum(counts.values())
+    done.write_text(str(total))
+    return total
+
+
+def ingest_jsonl(in_dir: Path, settings: Settings) -> dict[str, Any]:
+    """Decode and load the JSON-lines messages as ingest does (Kafka left out): partition by key, arrival =
+    the latest event time emitted so far, batches of 200,000 messages, one transaction each."""
+    from streams.producer import read_jsonl
+    from transforms.decode import decode_messages
+    from warehouse.loader import DuckDBWarehouse
+
+    families: dict[str, Family] = {topic: family for family, topic in SimConfig().topics.items()}  # type: ignore[misc]
+    offsets: dict[tuple[str, int], int] = {}
+    arrival_ms = 0
+    rows: list[tuple[Any, ...]] = []
+    loaded = messages = 0
+    with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
+
+        def flush() -> int:
+            frame = pl.DataFrame(rows, schema=MESSAGE_SCHEMA, orient="row")
+            decoded = decode_messages(frame, families)
+            ends = {
+                (t, p): o + 1 for t, p, o in frame.group_by("topic", "partition").agg(pl.col("offset").max()).rows()
+            }
+            result = warehouse.load_batch(
+                decoded.valid, decoded.quarantine, ends, frame.height, decoded.duplicates_in_batch,
+                decoded.unknown_fields, datetime.now(UTC),
+            )  # fmt: skip
+            rows.clear()
+            return result.loaded
+
+        for message in read_jsonl(in_dir):
+            partition = zlib.crc32(message.key or b"") % PARTITIONS
+            offset = offsets.get((message.topic, partition), 0)
+            offsets[(message.topic, partition)] = offset + 1
+            arrival_ms = max(arrival_ms, int(message.event_time.timestamp() * 1000))
+            rows.append((message.topic, partition, offset, arrival_ms, message.key, message.value))
+            messages += 1
+            if len(rows) >= BATCH:
+                loaded += flush()
+        if rows:
+            loaded += flush()
+    return {"messages": messages, "loaded": loaded}
+
+
+def ingest_kafka(events: int, settings: Settings) -> dict[str, Any]:
+    """Produce the simulated day to the settings' topics, then run the real ingest."""
+    from flows.ingest import ingest_once
+    from streams.broker import create_topics
+    from streams.producer import produce
+
+    client = settings.kafka_client_config()
+    create_topics(client, list(settings.topics.by_family().values()), PARTITIONS)
+    produced = produce(simulate(_config(events, settings.topics.by_family())), client)
+    totals = ingest_once(settings)
+    return {"messages": produced, "loaded": totals.loaded}
+
+
+def _phase(name: str, args: tuple[Any, ...], queue: Any) -> None:
+    """Child process: run one phase and report its wall time and peak RSS."""
+    from flows.build import run_build  # imported before the clock starts (Prefect takes seconds to import)
+
+    started = time.monotonic()
+    detail: dict[str, Any]
+    if name == "simulate":
+        detail = {"messages": simulate_jsonl(*args)}
+    elif name == "ingest-jsonl":
+        detail = ingest_jsonl(*args)
+    elif name == "ingest-kafka":
+        detail = ingest_kafka(*args)
+    else:
+        result = run_build(args[0], full=True, progress=lambda line: print("   ", line, flush=True))
+        detail = {"days": len(result.days), "events": result.events, "build_s": result.seconds, "rows": result.rows}
+    queue.put(Figures(time.monotonic() - started, _peak_rss_mb(), detail))
+
+
+def run_phase(name: str, *args: Any) -> Figures:
+    """Run a phase in a fresh process, so that its peak RSS is its own."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_phase, args=(name, args, queue))
+    process.start()
+    figures: Figures = queue.get()
+    process.join()
+    if process.exitcode:
+        raise SystemExit(f"phase {name} failed with exit code {process.exitcode}")
+    return figures
+
+
+def bench(events: int, via: str, data: Path, work: Path, repeat: int = 1, keep: bool = False) -> dict[str, Any]:
+    """Simulate, ingest and build one size; return its figures."""
+    run_dir = work / f"n{events}-{os.getpid()}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    suffix = f"bench-{events}-{os.getpid()}"
+    settings = Settings(
+        duckdb_path=run_dir / "warehouse.duckdb",
+        topics=Topics(viewer=f"viewer-{suffix}", engagement=f"engagement-{suffix}",
+                      campaign=f"campaign-{suffix}", stream=f"stream-{suffix}"),
+        consumer_group=f"liveops-{suffix}",
+    )  # fmt: skip
+    print(f"N = {events:,}: simulating and ingesting via {via} ...", flush=True)
+    if via == "jsonl":
+        sim = run_phase("simulate", events, data / f"day-{events}")
+        ingest = run_phase("ingest-jsonl", data / f"day-{events}", settings)
+    else:
+        sim = Figures(0.0, 0.0, {})
+        ingest = run_phase("ingest-kafka", events, settings)
+    print(f"  ingested {ingest.detail['loaded']:,} events in {ingest.seconds:.1f} s; building ...", flush=True)
+    # Rebuilding the day is idempotent: repeat to see past the noise of a busy machine, keep the fastest.
+    runs = [run_phase("build", settings) for _ in range(repeat)]
+    built = min(runs, key=lambda f: float(f.detail["build_s"]))
+    events_built = int(built.detail["events"])
+    warehouse_mb = settings.duckdb_path.stat().st_size / 2**20
+    if not keep:
+        shutil.rmtree(run_dir)
+    return {
+        "n": events,
+        "events": events_built,
+        "simulate_s": sim.seconds,
+        "ingest_s": ingest.seconds,
+        "build_s": built.detail["build_s"],
+        "run_build_s": built.seconds,
+        "all_build_s": [round(float(f.detail["build_s"]), 1) for f in runs],
+        "peak_rss_mb": built.peak_rss_mb,
+        "rows_per_s": events_built / built.detail["build_s"] if built.detail["build_s"] else 0.0,
+        "mart_rows": sum(built.detail["rows"].values()),
+        "warehouse_mb": warehouse_mb,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=10_000_000, help="valid events in the simulated day")
+    parser.add_argument("--sizes", help="comma-separated sizes, e.g. 5000000,10000000,20000000 (overrides --events)")
+    parser.add_argument("--via", choices=("jsonl", "kafka"), default="jsonl", help="how events reach the warehouse")
+    parser.add_argument("--data", type=Path, default=Path(".liveops/bench"), help="where simulated days are kept")
+    parser.add_argument("--work", type=Path, default=Path(".liveops/bench/work"), help="where warehouses are built")
+    parser.add_argument("--keep", action="store_true", help="keep the warehouses built (default: delete them)")
+    parser.add_argument("--repeat", type=int, default=1, help="build the day this many times; report the fastest")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.events]
+
+    results = [bench(n, args.via, args.data, args.work, args.repeat, args.keep) for n in sizes]
+    print()
+    print(
+        f"{'N':>12} {'events built':>13} {'ingest s':>9} {'build s':>8} {'run_build s':>12} "
+        f"{'peak RSS MB':>12} {'events/s':>10} {'mart rows':>10} {'db MB':>7}"
+    )
+    for r in results:
+        print(
+            f"{r['n']:>12,} {r['events']:>13,} {r['ingest_s']:>9.1f} {r['build_s']:>8.1f} {r['run_build_s']:>12.1f} "
+            f"{r['peak_rss_mb']:>12,.0f} {r['rows_per_s']:>10,.0f} {r['mart_rows']:>10,} {r['warehouse_mb']:>7,.0f}"
+        )
+    if args.repeat > 1:
+        for r in results:
+            print(f"{r['n']:>12,}: build s of each run: {r['all_build_s']}")
+    print(
+        "\nbuild s: build_marts (read, compute, write one day); run_build s: the build process end to end "
+        "(opening the warehouse, the build, publishing the analyst copy); peak RSS: the build process."
+    )
+
+
+if __name__ == "__main__":
+    main()

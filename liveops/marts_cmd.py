@@ -1,0 +1,307 @@
+"""``liveops build`` and ``liveops query``: build the marts, and let analysts query the analyst copy.
+
+Registered by the main app (``liveops.cli``) as the ``build`` and ``query`` commands.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from liveops.settings import Settings
+
+# Statement types a read-only analyst query may have (SHOW, DESCRIBE, SUMMARIZE, VALUES, FROM-first and
+# PIVOT-free queries all parse as SELECT).
+_READ_ONLY_TYPES = frozenset({"SELECT", "EXPLAIN"})
+
+
+class OutputFormat(StrEnum):
+    """How ``liveops query`` prints its result."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, fg="red", err=True)
+    return typer.Exit(code)
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# liveops build
+# ---------------------------------------------------------------------------------------------------------
+
+
+def build(
+    from_day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from",
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            help="first day to rebuild (a day of the report time zone); alone: up to the last day with data",
+        ),
+    ] = None,
+    to_day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--to",
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            help="last day to rebuild; alone: from the first day with data",
+        ),
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="rebuild every day with data")] = False,
+    prefect: Annotated[
+        bool, typer.Option("--prefect/--no-prefect", help="run as the Prefect flow `build-marts`")
+    ] = True,
+) -> None:
+    """Build the marts (sessions, minute concurrency, daily figures, retention) from the raw tables.
+
+    With no option the build is incremental: it rebuilds the days touched by what was ingested since the last
+    build, plus the days whose figures depend on them (the 30 days after new activity, attribution windows,
+    sessions and streams crossing midnight, days that were still incomplete). --from/--to rebuild a range;
+    --full rebuilds every day. Each day is replaced in one transaction; rebuilding a day gives the same rows.
+    Days are calendar days of LIVEOPS_REPORT_TIMEZONE. At the end the analyst copy is republished, so
+    `liveops query` sees the new marts.
+    """
+    import duckdb
+
+    from flows.build import build_label, build_marts_flow, run_build
+
+    if full and (from_day or to_day):
+        raise _fail("use either --full or --from/--to, not both", 2)
+    start = from_day.date() if from_day else None
+    end = to_day.date() if to_day else None
+    if start and end and start > end:
+        raise _fail(f"--from {start} is after --to {end}", 2)
+    settings = _settings()
+    try:
+        if prefect:
+            summary = build_marts_flow(settings, start, end, full, run_label=build_label(start, end, full))
+            _say(f"build done: {summary['mode']} build of {len(summary['days'])} day(s) in {summary['seconds']:.1f} s")
+        else:
+            result = run_build(settings, start, end, full, progress=_say)
+            _say(result.line())
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise _fail(
+                f"the warehouse {settings.duckdb_path} is in use by another process (an `ingest --follow`?). "
+                "DuckDB allows one writer: build when it has finished."
+            ) from exc
+        raise
+    _say(f"analysts read {settings.analyst_copy} (`liveops query`)")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# liveops query
+# ---------------------------------------------------------------------------------------------------------
+
+
+def check_read_only(sql: str) -> str:
+    """The single statement of ``sql`` if it only reads; raises ValueError saying why otherwise."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ValueError(str(exc)) from exc
+    if len(statements) != 1:
+        raise ValueError(f"give exactly one statement (got {len(statements)})")
+    kind = statements[0].type.name
+    if kind not in _READ_ONLY_TYPES:
+        raise ValueError(
+            f"{kind} statements are refused: the analyst copy is read-only, and `liveops query` runs queries "
+            "only (SELECT, WITH, FROM, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN). The marts are written by `liveops build`."
+        )
+    return sql
+
+
+def _cell(value: Any) -> str:
+    """Text of one value in the aligned table."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        if value != 0 and abs(value) < 1e-4:
+            return f"{value:.3e}"
+        text = f"{value:.6f}".rstrip("0")
+        return text + "0" if text.endswith(".") else text
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An aligned text table: numbers right-aligned, text left-aligned, a rule under the header."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
+    right = [any(_numeric(row[i]) for row in rows) for i in range(len(columns))]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    out = [line(list(columns)), "  ".join("-" * w for w in widths)]
+    out += [line(row) for row in cells]
+    return "\n".join(out)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime | date | bytes):
+        return _cell(value)
+    return value
+
+
+def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """RFC 4180 CSV with a header; NULL is an empty field, timestamps ISO 8601."""
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_value(v) for v in row])
+    return buffer.getvalue().rstrip("\n")
+
+
+def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A JSON array of objects, one per row (numbers unrounded, timestamps ISO 8601, NULL as null)."""
+    objects = [{name: _json_value(v) for name, v in zip(columns, row, strict=True)} for row in rows]
+    return json.dumps(objects, ensure_ascii=False, indent=2)
+
+
+def run_query(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one read-only query on the DuckDB file ``path`` opened read-only; timestamps come back in UTC.
+
+    Raises:
+        ValueError: the statement is not a query (refused before it reaches DuckDB), or DuckDB refused a write.
+        duckdb.Error: any other DuckDB error (unknown table, type error, ...).
+    """
+    import duckdb
+
+    check_read_only(sql)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        try:
+            relation = con.sql(sql)
+        except duckdb.InvalidInputException as exc:
+            if "read-only" in str(exc):
+                raise ValueError(f"the analyst copy is read-only; writes are refused ({exc})") from exc
+            raise
+        if relation is None:
+            return [], []
+        return list(relation.columns), relation.fetchall()
+    finally:
+        con.close()
+
+
+def query(
+    sql: Annotated[
+        str,
+        typer.Argument(
+            metavar="SQL",
+            help="one read-only statement: SELECT, WITH, FROM, SHOW TABLES, DESCRIBE <view>, EXPLAIN ...; "
+            "'-' reads it from standard input",
+        ),
+    ],
+    output: Annotated[
+        OutputFormat,
+        typer.Option("--format", "-f", help="table (aligned, for reading), csv or json (for other tools)"),
+    ] = OutputFormat.table,
+) -> None:
+    """Run a read-only SQL query against the analyst copy of the warehouse and print the result.
+
+    The analyst copy (LIVEOPS_ANALYST_PATH) is republished by `liveops ingest` and `liveops build`; it is
+    opened read-only, so queries never block the pipeline and cannot change the warehouse. Start with the
+    analyst views: v_daily_headline, v_daily_channels, v_daily_streams, v_daily_categories, v_campaigns,
+    v_retention, v_daily_sources (docs/marts.md lists every table, view and column).
+
+    Example: liveops query "SELECT day, dau, hours_watched FROM v_daily_headline ORDER BY day"
+    """
+    import duckdb
+
+    settings = _settings()
+    text = sys.stdin.read() if sql == "-" else sql
+    path = settings.analyst_copy
+    if not path.exists():
+        raise _fail(
+            f"no analyst copy at {path} yet: run `liveops ingest` first (it publishes the copy), "
+            "then `liveops build` for the marts."
+        )
+    try:
+        columns, rows = run_query(path, text)
+    except ValueError as exc:
+        raise _fail(f"refused: {exc}", 2) from exc
+    except duckdb.CatalogException as exc:
+        raise _fail(
+            f'{exc}\nList what exists with `liveops query "SHOW TABLES"`; if the marts are missing, run '
+            "`liveops build`."
+        ) from exc
+    except duckdb.Error as exc:
+        raise _fail(str(exc)) from exc
+    if output is OutputFormat.csv:
+        typer.echo(format_csv(columns, rows))
+    elif output is OutputFormat.json:
+        typer.echo(format_json(columns, rows))
+    else:
+        typer.echo(format_table(columns, rows))
+        _say(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")

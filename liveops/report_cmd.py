@@ -1,0 +1,78 @@
+"""``liveops report``: write the daily report of a day (HTML with charts, Markdown, JSON; English and Chinese).
+
+Registered by the main app (``liveops.cli``) as the ``report`` command.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from liveops.settings import Settings
+
+
+class ReportLanguage(StrEnum):
+    """Languages of the human report."""
+
+    en = "en"
+    zh = "zh"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def report(
+    day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            help="the day to report (a day of LIVEOPS_REPORT_TIMEZONE); default: yesterday there",
+        ),
+    ] = None,
+    lang: Annotated[
+        ReportLanguage | None,
+        typer.Option(
+            "--lang",
+            help="write report.html and summary.md in this language only (zh: Simplified Chinese); "
+            "default: both languages, report.html in English",
+        ),
+    ] = None,
+    prefect: Annotated[
+        bool, typer.Option("--prefect/--no-prefect", help="run as the Prefect flow `daily-report`")
+    ] = True,
+) -> None:
+    """Write the daily report of a day and print the paths written.
+
+    Writes, under LIVEOPS_REPORTS_DIR/<day>/: report.html (one self-contained page: inline charts, no
+    script, no external resource), summary.md (for a chat message or an e-mail), summary.json (metrics.md's
+    machine-readable summary), and report.<lang>.html / summary.<lang>.md per language. The figures come from
+    the marts in the analyst copy (`liveops build` first). Rerunning gives the same files apart from
+    generated_at.
+    """
+    from flows.report import daily_report_flow, default_day, run_report
+    from reports.model import ReportError
+
+    settings = _settings()
+    chosen = default_day(settings) if day is None else day.date()
+    langs = [lang.value] if lang is not None else None
+    try:
+        if prefect:
+            paths = daily_report_flow(settings, chosen, langs)
+        else:
+            paths = [str(p) for p in run_report(settings, chosen, [lang.value] if lang is not None else None)]
+    except ReportError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    for path in paths:
+        typer.echo(path)

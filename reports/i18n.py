@@ -1,0 +1,368 @@
+"""Words and numbers for humans, in English (``en``) and Simplified Chinese (``zh``, zh-CN).
+
+Labels of every figure and section, the fixed phrases of the report, and number formatting: rounded,
+thousands separators, "—" for null, signed deltas with a real minus sign. Formatting is the same in both
+languages (Chinese readers use the same digit grouping); units and phrases differ.
+"""
+
+# Chinese text uses full-width punctuation on purpose.
+# ruff: noqa: RUF001, RUF002
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Literal
+
+from reports.model import DeltaUnit, Kind, Number
+
+Lang = Literal["en", "zh"]
+LANGS: tuple[Lang, ...] = ("en", "zh")
+HTML_LANG: dict[Lang, str] = {"en": "en", "zh": "zh-CN"}
+NULL = "—"
+MINUS = "\u2212"
+
+# Figure labels: (en, zh).
+LABELS: dict[str, tuple[str, str]] = {
+    "dau": ("DAU", "日活跃用户"),
+    "wau": ("WAU", "周活跃用户"),
+    "mau": ("MAU", "月活跃用户"),
+    "stickiness": ("Stickiness (DAU/MAU)", "用户黏性（DAU/MAU）"),
+    "new_users": ("New users", "新增用户"),
+    "unique_viewers": ("Unique viewers", "独立观众"),
+    "sessions": ("Sessions", "观看会话"),
+    "hours_watched": ("Hours watched", "观看时长（小时）"),
+    "pcu": ("Peak concurrent viewers", "峰值同时在线"),
+    "acu": ("Average concurrent viewers", "平均同时在线"),
+    "avg_watch_minutes": ("Watch time per viewer (min)", "人均观看时长（分钟）"),
+    "startup_p50_ms": ("Startup time p50 (ms)", "起播时间 p50（毫秒）"),
+    "startup_p95_ms": ("Startup time p95 (ms)", "起播时间 p95（毫秒）"),
+    "rebuffering_ratio": ("Rebuffering ratio", "卡顿率"),
+    "error_exit_rate": ("Error exit rate", "错误退出率"),
+    "chat_messages": ("Chat messages", "弹幕/聊天消息"),
+    "chatters": ("Chatters", "发言用户"),
+    "engagement_rate": ("Engagement rate", "互动率"),
+    "likes": ("Likes", "点赞"),
+    "shares": ("Shares", "分享"),
+    "follows": ("Follows", "关注"),
+    "unfollows": ("Unfollows", "取消关注"),
+    "net_follows": ("Net follows", "净关注"),
+    "gift_value_cents": ("Gift value", "礼物金额"),
+    "subscription_revenue_cents": ("Subscription revenue", "订阅收入"),
+    "purchase_revenue_cents": ("Purchase revenue", "购买收入"),
+    "paying_users": ("Paying users", "付费用户"),
+    "csat": ("CSAT", "满意度（CSAT）"),
+    "nps": ("NPS", "净推荐值（NPS）"),
+    "reports": ("Complaints (reports)", "举报/投诉"),
+    "report_rate": ("Complaints per 1,000 viewers", "每千名观众投诉数"),
+    "hours_broadcast": ("Hours broadcast", "开播时长（小时）"),
+    "streams_live": ("Streams live", "开播直播间"),
+    "active_channels": ("Active channels", "活跃频道"),
+    "impressions": ("Impressions", "广告曝光"),
+    "clicks": ("Clicks", "广告点击"),
+    "ctr": ("CTR", "点击率"),
+    "spend": ("Spend", "投放花费"),
+    "attributed_signups": ("Attributed sign-ups", "归因注册"),
+    "organic_signups": ("Organic sign-ups", "自然注册"),
+    "cvr": ("CVR", "转化率"),
+    "cpa": ("CPA", "单次获客成本"),
+    "roas": ("ROAS", "广告支出回报率"),
+    "attributed_revenue_cents": ("Attributed revenue", "归因收入"),
+}
+
+# Fixed phrases: (en, zh).
+TEXT: dict[str, tuple[str, str]] = {
+    "title": ("Daily operations report", "直播运营日报"),
+    "summary": ("Summary", "概要"),
+    "headline": ("Headline", "核心指标"),
+    "figure": ("Figure", "指标"),
+    "value": ("Value", "数值"),
+    "vs_previous": ("vs previous day", "较前一日"),
+    "vs_last_week": ("vs same day last week", "较上周同日"),
+    "growth": ("Growth", "用户增长"),
+    "viewing": ("Viewing", "观看"),
+    "content": ("Content", "内容"),
+    "qoe": ("Quality of experience", "播放体验"),
+    "community": ("Community", "社区互动"),
+    "campaigns": ("Campaigns", "营销投放"),
+    "data_quality": ("Data quality", "数据质量"),
+    "anomalies": ("Anomalies", "异常"),
+    "retention": ("Retention", "留存"),
+    "retention_heatmap": (
+        "Retention by cohort (share of new users active on day N)",
+        "分批次留存（新用户在第 N 天仍活跃的比例）",
+    ),
+    "cohort": ("Cohort", "批次"),
+    "size": ("New users", "新用户数"),
+    "concurrency": ("Concurrent viewers by minute", "每分钟同时在线观众"),
+    "peak": ("peak", "峰值"),
+    "sources": ("Traffic sources", "流量来源"),
+    "devices": ("Devices", "设备"),
+    "countries": ("Countries", "国家/地区"),
+    "source": ("Source", "来源"),
+    "device": ("Device", "设备"),
+    "country": ("Country", "国家/地区"),
+    "categories": ("Categories", "分区"),
+    "category": ("Category", "分区"),
+    "viewer_ratio": ("Viewers per broadcast hour", "观看/开播时长比"),
+    "top_channels": ("Top channels by hours watched", "观看时长最高的频道"),
+    "top_streams": ("Top streams by hours watched", "观看时长最高的直播"),
+    "channel": ("Channel", "频道"),
+    "stream": ("Stream", "直播"),
+    "stream_title": ("Title", "标题"),
+    "avg_viewers": ("Average viewers", "平均观众"),
+    "peak_viewers": ("Peak viewers", "峰值观众"),
+    "campaign": ("Campaign", "活动"),
+    "marketing_channel": ("Channel", "渠道"),
+    "funnel": ("Funnel: impressions → clicks → sign-ups", "转化漏斗：曝光 → 点击 → 注册"),
+    "log_scale": ("bar length on a logarithmic scale", "条形长度为对数刻度"),
+    "reports_by_reason": ("Complaints by reason", "按原因的投诉"),
+    "shares_by_target": ("Shares by target", "按目标的分享"),
+    "reason": ("Reason", "原因"),
+    "target": ("Target", "目标"),
+    "count": ("Count", "数量"),
+    "ingested": ("Messages ingested (all time)", "累计接入消息"),
+    "duplicates_dropped": ("Duplicates dropped (all time)", "累计去重丢弃"),
+    "quarantined": ("Quarantined (all time)", "累计隔离消息"),
+    "quarantined_by_reason": ("Quarantined by reason (all time)", "按原因的隔离消息（累计）"),
+    "events_of_day": ("Valid events on this day", "当日有效事件"),
+    "late_events": ("Late events on this day", "当日迟到事件"),
+    "expectations_failed": ("Expectations failed", "未通过的数据校验"),
+    "quality_not_run": ("quality checks not run", "数据质量检查未运行"),
+    "quality_passed": ("quality checks passed", "数据质量检查通过"),
+    "data_docs": ("Data Docs (details of every check)", "Data Docs（各项检查详情）"),
+    "unverified_banner": (
+        "UNVERIFIED: a critical data-quality check failed for this day; do not rely on these "
+        "figures until it is resolved.",
+        "未验证：当日有关键数据质量检查未通过，问题解决前请勿依赖这些数据。",
+    ),
+    "incomplete_banner": (
+        "INCOMPLETE DAY: data for this day may still arrive; figures will change.",
+        "当日数据不完整：仍可能有数据到达，指标会变化。",
+    ),
+    "restated_banner": (
+        "RESTATED: this day was rebuilt after an earlier report; changed figures:",
+        "数据已重述：本日在先前报告之后被重新计算，变化的指标：",
+    ),
+    "unverified": ("unverified", "未验证"),
+    "needs_attention": ("Needs attention", "需要关注"),
+    "no_anomalies": ("No figure is anomalous.", "没有指标异常。"),
+    "too_few_days": (
+        "Anomaly detection needs at least 7 previous days; it had {n}.",
+        "异常检测至少需要前 7 天的数据，目前只有 {n} 天。",
+    ),
+    "anomaly_rule": (
+        "Flagged when more than 3 robust z-scores from the median of the previous 28 days.",
+        "与前 28 天中位数相差超过 3 个稳健 z 分数即标记为异常。",
+    ),
+    "median": ("Median (28 days)", "中位数（28 天）"),
+    "median_short": ("median", "中位数"),
+    "direction": ("Direction", "方向"),
+    "up": ("above", "偏高"),
+    "down": ("below", "偏低"),
+    "watermark": ("Watermark", "水位线"),
+    "timezone": ("Time zone", "时区"),
+    "complete": ("complete", "完整"),
+    "incomplete": ("incomplete", "不完整"),
+    "built_at": ("Built", "计算时间"),
+    "generated_at": ("Generated", "生成时间"),
+    "d1": ("D1", "次日"),
+    "d7": ("D7", "7 日"),
+    "d30": ("D30", "30 日"),
+    "no_rows": ("None on this day.", "当日无数据。"),
+    "total": ("Total", "合计"),
+    "money_note": ("Amounts in currency units.", "金额以货币单位计。"),
+    "hours_unit": ("h", "小时"),
+    "minutes_unit": ("min", "分钟"),
+    "ms_unit": ("ms", "毫秒"),
+    "definitions": (
+        "Definitions: metrics.md; every figure is a calendar day of the report time zone.",
+        "指标定义见 metrics.md；每个数值按报告时区的自然日计算。",
+    ),
+    "sessions_col": ("Sessions", "会话"),
+    "viewers_col": ("Viewers", "观众"),
+    "hours_watched_col": ("Hours watched", "观看小时"),
+    "hours_broadcast_col": ("Hours broadcast", "开播小时"),
+    "streams_col": ("Streams", "直播数"),
+    "follows_col": ("Net follows", "净关注"),
+}
+
+
+# Chinese names of the contract's enumerations (English shows the code itself): dimension -> code -> name.
+VALUE_LABELS_ZH: dict[str, dict[str, str]] = {
+    "reason": {
+        "spam": "垃圾信息",
+        "abuse": "辱骂骚扰",
+        "inappropriate_content": "不当内容",
+        "copyright": "侵权",
+        "other": "其他",
+    },
+    "source": {
+        "home": "首页",
+        "search": "搜索",
+        "follow": "关注",
+        "recommendation": "推荐",
+        "campaign": "广告活动",
+        "external": "站外",
+        "other": "其他",
+        "unknown": "未知",
+    },
+    "device": {"web": "网页", "ios": "iOS", "android": "安卓", "tv": "电视", "other": "其他", "unknown": "未知"},
+    "country": {"unknown": "未知"},
+    "target": {"wechat": "微信", "weibo": "微博", "link": "链接", "other": "其他"},
+    "marketing_channel": {
+        "paid_social": "社交广告",
+        "search": "搜索广告",
+        "push": "推送",
+        "email": "邮件",
+        "in_app": "应用内",
+        "affiliate": "联盟",
+        "other": "其他",
+    },
+    "category": {
+        "gaming": "游戏",
+        "music": "音乐",
+        "just_chatting": "聊天",
+        "outdoor": "户外",
+        "education": "教育",
+        "shopping": "购物",
+        "unknown": "未知",
+    },
+    "quarantine": {
+        "invalid_json": "非法 JSON",
+        "not_an_object": "不是对象",
+        "missing_field": "缺少字段",
+        "wrong_type": "类型错误",
+        "out_of_range": "超出范围",
+        "bad_timestamp": "时间戳错误",
+        "unsupported_schema_version": "不支持的版本",
+        "unknown_event_type": "未知事件类型",
+    },
+}
+
+
+def value_label(dimension: str, code: str, lang: Lang) -> str:
+    """How a code of an enumeration reads: the code in English, its Chinese name (code) in Chinese."""
+    if lang != "zh":
+        return code
+    name = VALUE_LABELS_ZH.get(dimension, {}).get(code)
+    return code if name is None else name
+
+
+def label(key: str, lang: Lang) -> str:
+    """The label of a figure (a headline key, or cvr / cpa / roas / attributed_revenue_cents)."""
+    en, zh = LABELS.get(key, (key, key))
+    return zh if lang == "zh" else en
+
+
+def text(key: str, lang: Lang, **values: object) -> str:
+    """A fixed phrase, with ``{name}`` placeholders filled from ``values``."""
+    en, zh = TEXT[key]
+    return (zh if lang == "zh" else en).format(**values)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _finite(value: Number | None) -> bool:
+    return value is not None and not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _signed(text_value: str, negative: bool) -> str:
+    return (MINUS if negative else "+") + text_value
+
+
+def integer(value: Number | None) -> str:
+    """``1,234`` (rounded); "—" for null."""
+    if not _finite(value):
+        return NULL
+    assert value is not None
+    return f"{round(value):,}".replace("-", MINUS)
+
+
+def decimal(value: Number | None, places: int = 1) -> str:
+    """``1,234.5``; "—" for null."""
+    if not _finite(value):
+        return NULL
+    assert value is not None
+    return f"{value:,.{places}f}".replace("-", MINUS)
+
+
+def percent(value: Number | None, places: int = 1) -> str:
+    """A share as a percentage: 0.1234 -> ``12.3%``; "—" for null. Small shares keep two significant digits."""
+    if not _finite(value):
+        return NULL
+    assert value is not None
+    pct = 100 * value
+    if pct != 0 and abs(pct) < 1:
+        places = max(places, 2)
+    return f"{pct:,.{places}f}%".replace("-", MINUS)
+
+
+def money(value: Number | None) -> str:
+    """Currency units with two decimals: ``1,234.56``."""
+    return decimal(value, 2)
+
+
+def cents(value: Number | None) -> str:
+    """Integer cents as currency units: 123456 -> ``1,234.56``."""
+    return money(None if value is None else value / 100)
+
+
+def figure(value: Number | None, kind: Kind) -> str:
+    """A figure's value for humans, by its kind."""
+    match kind:
+        case "count" | "signed" | "ms":
+            return integer(value)
+        case "hours" | "minutes" | "decimal":
+            return decimal(value, 1)
+        case "share":
+            return percent(value)
+        case "score":
+            return decimal(value, 1)
+        case "rate":
+            return decimal(value, 2)
+        case "money":
+            return money(value)
+        case "cents":
+            return cents(value)
+    return decimal(value)
+
+
+def change(value: float | None, unit: DeltaUnit, lang: Lang, kind: Kind = "count") -> str:
+    """A delta for humans: ``+12.3%``, ``−0.45 pp`` (zh ``个百分点``), ``+3.0 pts`` (zh ``分``), ``+12``."""
+    if not _finite(value):
+        return NULL
+    assert value is not None
+    negative = value < 0
+    size = abs(value)
+    if unit == "pct":
+        return _signed(f"{size:,.1f}%", negative)
+    if unit == "pp":
+        body = f"{size:,.2f}"
+        return _signed(body + (" 个百分点" if lang == "zh" else " pp"), negative)
+    if unit == "pts":
+        return _signed(f"{size:,.1f}" + (" 分" if lang == "zh" else " pts"), negative)
+    return _signed(figure(size, kind), negative)
+
+
+def day_text(day: date, lang: Lang) -> str:
+    """``2026-11-08 (Sunday)`` / ``2026年11月8日（星期日）``."""
+    if lang == "zh":
+        weekday = "一二三四五六日"[day.weekday()]
+        return f"{day.year}年{day.month}月{day.day}日（星期{weekday}）"
+    return f"{day.isoformat()} ({day.strftime('%A')})"
+
+
+def clock(instant: datetime) -> str:
+    """``20:15`` (the instant's own time zone)."""
+    return instant.strftime("%H:%M")
+
+
+def stamp(instant: datetime) -> str:
+    """``2026-11-08 20:15 UTC+08:00`` / ``... UTC``: an instant with its offset."""
+    offset = instant.strftime("%z")
+    zone = "UTC" if offset in ("+0000", "") else f"UTC{offset[:3]}:{offset[3:]}"
+    return f"{instant.strftime('%Y-%m-%d %H:%M')} {zone}"

@@ -1,0 +1,868 @@
+"""The daily report as plain data, read from the warehouse's marts.
+
+:func:`read_report` takes a DuckDB connection (the flow opens the analyst copy read-only) and a day, and
+returns a :class:`Report`: the headline figures with their deltas against the previous day and the same
+weekday last week, one section per ops responsibility (growth, viewing, content, QoE, community,
+campaigns, data quality), the anomalies of metrics.md's rule, and the state of the day (complete,
+watermark, when it was built, whether the quality gate verified it). Renderers (HTML, Markdown, JSON) only
+read this model; nothing here formats a number or picks a language.
+
+Every list is sorted (figures by size, then by name), so that the same warehouse always gives the same model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from reports.anomalies import Anomaly, detect_anomalies, history_days
+
+log = logging.getLogger(__name__)
+
+Number = int | float
+# How a figure is measured: decides its delta (percent change, percentage points, points, difference)
+# and how it is formatted.
+Kind = Literal["count", "signed", "hours", "minutes", "ms", "share", "score", "rate", "money", "cents", "decimal"]
+DeltaUnit = Literal["pct", "pp", "pts", "diff"]
+Better = Literal["up", "down"] | None
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a headline key measures: its kind and which direction is good news (None: neither)."""
+
+    key: str
+    kind: Kind
+    better: Better = "up"
+
+
+# The headline keys of summary.json, in metrics.md's order (pcu_at, an instant, is kept apart).
+HEADLINE_KEYS: tuple[str, ...] = (
+    "dau",
+    "wau",
+    "mau",
+    "stickiness",
+    "new_users",
+    "unique_viewers",
+    "sessions",
+    "hours_watched",
+    "pcu",
+    "pcu_at",
+    "acu",
+    "avg_watch_minutes",
+    "startup_p50_ms",
+    "startup_p95_ms",
+    "rebuffering_ratio",
+    "error_exit_rate",
+    "chat_messages",
+    "chatters",
+    "engagement_rate",
+    "likes",
+    "shares",
+    "follows",
+    "unfollows",
+    "net_follows",
+    "gift_value_cents",
+    "subscription_revenue_cents",
+    "purchase_revenue_cents",
+    "paying_users",
+    "csat",
+    "nps",
+    "reports",
+    "report_rate",
+    "hours_broadcast",
+    "streams_live",
+    "active_channels",
+    "impressions",
+    "clicks",
+    "ctr",
+    "spend",
+    "attributed_signups",
+    "organic_signups",
+)
+
+METRICS: dict[str, MetricSpec] = {
+    spec.key: spec
+    for spec in (
+        MetricSpec("dau", "count"),
+        MetricSpec("wau", "count"),
+        MetricSpec("mau", "count"),
+        MetricSpec("stickiness", "share"),
+        MetricSpec("new_users", "count"),
+        MetricSpec("unique_viewers", "count"),
+        MetricSpec("sessions", "count"),
+        MetricSpec("hours_watched", "hours"),
+        MetricSpec("pcu", "count"),
+        MetricSpec("acu", "decimal"),
+        MetricSpec("avg_watch_minutes", "minutes"),
+        MetricSpec("startup_p50_ms", "ms", "down"),
+        MetricSpec("startup_p95_ms", "ms", "down"),
+        MetricSpec("rebuffering_ratio", "share", "down"),
+        MetricSpec("error_exit_rate", "share", "down"),
+        MetricSpec("chat_messages", "count"),
+        MetricSpec("chatters", "count"),
+        MetricSpec("engagement_rate", "share"),
+        MetricSpec("likes", "count"),
+        MetricSpec("shares", "count"),
+        MetricSpec("follows", "count"),
+        MetricSpec("unfollows", "count", "down"),
+        MetricSpec("net_follows", "signed"),
+        MetricSpec("gift_value_cents", "cents"),
+        MetricSpec("subscription_revenue_cents", "cents"),
+        MetricSpec("purchase_revenue_cents", "cents"),
+        MetricSpec("paying_users", "count"),
+        MetricSpec("csat", "share"),
+        MetricSpec("nps", "score"),
+        MetricSpec("reports", "count", "down"),
+        MetricSpec("report_rate", "rate", "down"),
+        MetricSpec("hours_broadcast", "hours"),
+        MetricSpec("streams_live", "count"),
+        MetricSpec("active_channels", "count"),
+        MetricSpec("impressions", "count", None),
+        MetricSpec("clicks", "count"),
+        MetricSpec("ctr", "share"),
+        MetricSpec("spend", "money", None),
+        MetricSpec("attributed_signups", "count"),
+        MetricSpec("organic_signups", "count"),
+    )
+}
+# The numeric headline figures (every headline key but pcu_at): checked for anomalies, compared day to day.
+NUMERIC_KEYS: tuple[str, ...] = tuple(k for k in HEADLINE_KEYS if k != "pcu_at")
+
+# The figures each section of the report shows (the headline table shows KEY_FIGURES).
+KEY_FIGURES = (
+    "dau",
+    "new_users",
+    "hours_watched",
+    "pcu",
+    "avg_watch_minutes",
+    "rebuffering_ratio",
+    "engagement_rate",
+    "reports",
+    "spend",
+    "attributed_signups",
+)
+SECTION_FIGURES: dict[str, tuple[str, ...]] = {
+    "growth": ("dau", "wau", "mau", "stickiness", "new_users"),
+    "viewing": ("unique_viewers", "sessions", "hours_watched", "pcu", "acu", "avg_watch_minutes"),
+    "content": ("hours_broadcast", "streams_live", "active_channels"),
+    "qoe": ("startup_p50_ms", "startup_p95_ms", "rebuffering_ratio", "error_exit_rate"),
+    "community": (
+        "chat_messages",
+        "chatters",
+        "engagement_rate",
+        "likes",
+        "shares",
+        "follows",
+        "unfollows",
+        "net_follows",
+        "gift_value_cents",
+        "subscription_revenue_cents",
+        "purchase_revenue_cents",
+        "paying_users",
+        "csat",
+        "nps",
+        "reports",
+        "report_rate",
+    ),
+    "campaigns": ("impressions", "clicks", "ctr", "spend", "attributed_signups", "organic_signups"),
+}
+
+TOP_N = 10
+COHORTS = 30
+
+
+class ReportError(Exception):
+    """The report cannot be made (the day was never built, the warehouse has no marts, ...)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline figure of D with its comparisons.
+
+    Attributes:
+        key: headline key.
+        kind: how it is measured (:data:`Kind`).
+        better: the direction that is good news (None: neutral, e.g. spend).
+        value: its value on D (None: a ratio with a zero denominator).
+        previous: its value on D-1 (None: not built, or null).
+        last_week: its value on D-7.
+        vs_previous: the change against D-1 in ``delta_unit`` (None: not comparable).
+        vs_last_week: the change against D-7.
+        delta_unit: ``pct`` (percent change: counts, amounts, durations), ``pp`` (percentage points:
+            shares), ``pts`` (points: NPS) or ``diff`` (plain difference: net follows, which can be negative).
+        anomaly: the anomaly flag of D, if any.
+    """
+
+    key: str
+    kind: Kind
+    better: Better
+    value: Number | None
+    previous: Number | None
+    last_week: Number | None
+    vs_previous: float | None
+    vs_last_week: float | None
+    delta_unit: DeltaUnit
+    anomaly: Anomaly | None = None
+
+    @property
+    def relative_change(self) -> float | None:
+        """|value - previous| / |previous|: how much it moved against D-1, unitless (None: not comparable)."""
+        if self.value is None or self.previous is None or self.previous == 0:
+            return None
+        return abs(self.value - self.previous) / abs(self.previous)
+
+    @property
+    def worsened(self) -> bool:
+        """It moved against D-1 in the direction that is bad news."""
+        if self.better is None or self.value is None or self.previous is None:
+            return False
+        return self.value < self.previous if self.better == "up" else self.value > self.previous
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """One cohort of new users as the report day sees it (d-values null when empty or not yet due)."""
+
+    cohort_date: date
+    size: int
+    d1: float | None
+    d7: float | None
+    d30: float | None
+
+
+@dataclass(frozen=True)
+class Retention:
+    """D1 of cohort D-1, D7 of cohort D-7, D30 of cohort D-30, and the last 30 cohorts (oldest first)."""
+
+    d1: float | None
+    d7: float | None
+    d30: float | None
+    cohorts: tuple[Cohort, ...]
+
+
+@dataclass(frozen=True)
+class ConcurrencyCurve:
+    """Platform concurrency at every minute mark of D.
+
+    Attributes:
+        day_start: D 00:00 local (aware, in the report time zone).
+        points: ``(minutes since day_start, concurrent viewers)``, ascending.
+        pcu: the peak. pcu_at: the first minute mark at which it is reached (local, aware).
+    """
+
+    day_start: datetime
+    points: tuple[tuple[int, int], ...]
+    pcu: int
+    pcu_at: datetime
+
+    @property
+    def length_minutes(self) -> int:
+        """Minutes in D (1,440; 1,380 or 1,500 on DST days)."""
+        next_start = datetime.combine(self.day_start.date() + timedelta(days=1), time(), self.day_start.tzinfo)
+        return round((next_start.astimezone(UTC) - self.day_start.astimezone(UTC)).total_seconds() / 60)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Sessions and viewers of one value of a dimension (source, device, country)."""
+
+    value: str
+    sessions: int
+    unique_viewers: int
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    category: str
+    hours_broadcast: float
+    hours_watched: float
+    streams_live: int
+    viewer_ratio: float | None
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    channel_id: str
+    hours_watched: float
+    hours_broadcast: float
+    avg_viewers: float | None
+    peak_viewers: int
+    follows: int
+    unfollows: int
+    net_follows: int
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    stream_id: str
+    channel_id: str | None
+    title: str | None
+    hours_watched: float
+    hours_broadcast: float
+    avg_viewers: float | None
+    peak_viewers: int
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    campaign_id: str
+    channel: str
+    impressions: int
+    clicks: int
+    ctr: float | None
+    spend: float
+    attributed_signups: int
+    cvr: float | None
+    cpa: float | None
+    attributed_revenue_cents: int
+    roas: float | None
+
+
+@dataclass(frozen=True)
+class CampaignTotals:
+    """All campaigns of D together (the funnel): CVR, CPA and ROAS recomputed from the totals."""
+
+    impressions: int
+    clicks: int
+    ctr: float | None
+    spend: float
+    attributed_signups: int
+    organic_signups: int
+    cvr: float | None
+    cpa: float | None
+    attributed_revenue_cents: int
+    roas: float | None
+
+
+@dataclass(frozen=True)
+class QualityFailure:
+    suite: str
+    expectation: str
+    severity: str
+    details: str
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """What the quality gate said about D.
+
+    Attributes:
+        ran: a quality run exists for D (False: "quality checks not run").
+        verified: D passed every critical expectation (None when not run).
+        failed: expectations that failed. critical: of which critical.
+        failures: the failed expectations, critical first.
+        data_docs: link to the Great Expectations Data Docs, relative to the report's folder (None: none).
+    """
+
+    ran: bool = False
+    verified: bool | None = None
+    failed: int = 0
+    critical: int = 0
+    failures: tuple[QualityFailure, ...] = ()
+    data_docs: str | None = None
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """Ingest totals (every message ingested so far) and D's late events and expectations.
+
+    Attributes:
+        ingested: messages read from Kafka (valid + duplicates + quarantined), ``ingest_batches.messages``.
+        duplicates_dropped: copies of an event already loaded (by ``event_id``).
+        quarantined: messages that broke the contract. quarantined_by_reason: by reason code, sorted by name.
+        events: valid events in D. late_events: those that arrived after D was complete (metrics.md).
+        gate: the quality gate's verdict on D.
+    """
+
+    ingested: int
+    duplicates_dropped: int
+    quarantined: int
+    quarantined_by_reason: tuple[tuple[str, int], ...]
+    events: int
+    late_events: int
+    gate: QualityGate
+
+    @property
+    def expectations_failed(self) -> int | None:
+        """Failed expectations of D (None when the quality checks did not run)."""
+        return self.gate.failed if self.gate.ran else None
+
+
+@dataclass(frozen=True)
+class Restatement:
+    """D was rebuilt after a report of it was written, and figures changed.
+
+    Attributes:
+        reported_at: ``generated_at`` of the earlier report.
+        rebuilt_at: when D was rebuilt.
+        changed: headline keys whose value changed (headline order).
+    """
+
+    reported_at: str
+    rebuilt_at: str
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the daily report of D shows.
+
+    Attributes:
+        day: D. timezone: the report time zone (IANA).
+        complete: D was complete when it was built. watermark: the watermark of that build (UTC).
+        built_at: when D was last built (UTC).
+        figures: every numeric headline figure, by key, in headline order.
+        pcu_at: first minute of the peak (local).
+        history: numeric headline figures of the built days D-28 .. D-1 (for anomalies and trends).
+        anomalies: flagged figures (headline order). anomaly_days: previous days the rule had (needs 7).
+        restatements: earlier reports of D that the current figures restate (set by the flow).
+    """
+
+    day: date
+    timezone: str
+    complete: bool
+    watermark: datetime
+    built_at: datetime
+    figures: dict[str, Figure]
+    pcu_at: datetime
+    retention: Retention
+    curve: ConcurrencyCurve
+    sources: tuple[Split, ...]
+    devices: tuple[Split, ...]
+    countries: tuple[Split, ...]
+    categories: tuple[CategoryRow, ...]
+    top_channels: tuple[ChannelRow, ...]
+    top_streams: tuple[StreamRow, ...]
+    campaigns: tuple[CampaignRow, ...]
+    campaign_totals: CampaignTotals
+    attributed_revenue_cents: int
+    shares_by_target: tuple[tuple[str, int], ...]
+    reports_by_reason: tuple[tuple[str, int], ...]
+    data_quality: DataQuality
+    history: dict[date, dict[str, Number | None]]
+    anomalies: tuple[Anomaly, ...]
+    anomaly_days: int
+    restatements: tuple[Restatement, ...] = field(default=())
+
+    def value(self, key: str) -> Number | None:
+        """D's value of a numeric headline figure."""
+        return self.figures[key].value
+
+    def movers(self) -> list[Figure]:
+        """Figures that moved against D-1, biggest relative move first (ties: headline order)."""
+        moved = [f for f in self.figures.values() if f.relative_change]
+        return sorted(moved, key=lambda f: -(f.relative_change or 0.0))
+
+    @property
+    def unverified(self) -> bool:
+        """The quality gate ran and a critical expectation failed."""
+        return self.data_quality.gate.ran and self.data_quality.gate.verified is False
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Deltas
+# ---------------------------------------------------------------------------------------------------------
+
+
+def delta_unit(kind: Kind) -> DeltaUnit:
+    """How a figure of this kind is compared: shares in percentage points, NPS in points, net follows as a
+    difference, everything else (counts, amounts, durations, rates) in percent."""
+    if kind == "share":
+        return "pp"
+    if kind == "score":
+        return "pts"
+    if kind == "signed":
+        return "diff"
+    return "pct"
+
+
+def delta(value: Number | None, base: Number | None, unit: DeltaUnit) -> float | None:
+    """The change from ``base`` to ``value`` in ``unit``; None when either is null, or a percent of 0."""
+    if value is None or base is None:
+        return None
+    if unit == "pct":
+        return None if base == 0 else 100.0 * (value - base) / abs(base)
+    if unit == "pp":
+        return 100.0 * (value - base)
+    return float(value - base)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading the warehouse
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    relation = con.execute(sql, list(params) if params is not None else None)
+    columns = [d[0] for d in relation.description or []]
+    return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {str(r[0]) for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [table]
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _utc(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise ReportError(f"expected a timestamp, got {value!r}")
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _number(value: Any) -> Number | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def _opt_float(value: Any) -> float | None:
+    number = _number(value)
+    return None if number is None else float(number)
+
+
+def _ratio(numerator: Number, denominator: Number) -> float | None:
+    return None if denominator == 0 else numerator / denominator
+
+
+def _headline_history(con: duckdb.DuckDBPyConnection, day: date) -> dict[date, dict[str, Any]]:
+    rows = _rows(
+        con, "SELECT * FROM agg_daily_headline WHERE day BETWEEN ? AND ? ORDER BY day", [day - timedelta(days=28), day]
+    )
+    return {row["day"]: row for row in rows}
+
+
+def _figures(day: date, rows: Mapping[date, Mapping[str, Any]], anomalies: Sequence[Anomaly]) -> dict[str, Figure]:
+    today = rows[day]
+    previous = rows.get(day - timedelta(days=1), {})
+    last_week = rows.get(day - timedelta(days=7), {})
+    flags = {a.metric: a for a in anomalies}
+    figures = {}
+    for key in NUMERIC_KEYS:
+        spec = METRICS[key]
+        unit = delta_unit(spec.kind)
+        value, before, week = _number(today[key]), _number(previous.get(key)), _number(last_week.get(key))
+        figures[key] = Figure(
+            key,
+            spec.kind,
+            spec.better,
+            value,
+            before,
+            week,
+            delta(value, before, unit),
+            delta(value, week, unit),
+            unit,
+            flags.get(key),
+        )
+    return figures
+
+
+def _retention(con: duckdb.DuckDBPyConnection, day: date, headline: Mapping[str, Any]) -> Retention:
+    rows = _rows(
+        con,
+        "SELECT cohort_date, size, d1, d7, d30 FROM agg_retention_cohorts "
+        "WHERE as_of_day = ? AND days_since_cohort < ? ORDER BY cohort_date",
+        [day, COHORTS],
+    )
+    cohorts = tuple(
+        Cohort(r["cohort_date"], int(r["size"]), _opt_float(r["d1"]), _opt_float(r["d7"]), _opt_float(r["d30"]))
+        for r in rows
+    )
+    return Retention(
+        _opt_float(headline["retention_d1"]),
+        _opt_float(headline["retention_d7"]),
+        _opt_float(headline["retention_d30"]),
+        cohorts,
+    )
+
+
+def _curve(con: duckdb.DuckDBPyConnection, day: date, tz: ZoneInfo, pcu: int, pcu_at: datetime) -> ConcurrencyCurve:
+    # D 00:00 local; where midnight does not exist (a DST gap) this is the first instant that does, where it
+    # occurs twice the earlier one (fold=0), as transforms.days defines a day.
+    day_start = datetime.combine(day, time(), tz).astimezone(UTC).astimezone(tz)
+    rows = con.execute(
+        "SELECT minute, concurrent FROM fct_minute_concurrency WHERE day = ? ORDER BY minute", [day]
+    ).fetchall()
+    points = tuple((round((_utc(m) - day_start).total_seconds() / 60), int(c)) for m, c in rows)
+    return ConcurrencyCurve(day_start, points, pcu, pcu_at)
+
+
+def _splits(con: duckdb.DuckDBPyConnection, table: str, column: str, day: date) -> tuple[Split, ...]:
+    rows = con.execute(
+        f"SELECT {column}, sessions, unique_viewers FROM {table} WHERE day = ? ORDER BY sessions DESC, {column}", [day]
+    ).fetchall()
+    return tuple(Split(str(v), int(s), int(u)) for v, s, u in rows)
+
+
+def _categories(con: duckdb.DuckDBPyConnection, day: date) -> tuple[CategoryRow, ...]:
+    rows = _rows(
+        con,
+        "SELECT category, hours_broadcast, hours_watched, streams_live, viewer_ratio FROM agg_daily_category "
+        "WHERE day = ? ORDER BY hours_watched DESC, category",
+        [day],
+    )
+    return tuple(
+        CategoryRow(
+            str(r["category"]),
+            float(r["hours_broadcast"]),
+            float(r["hours_watched"]),
+            int(r["streams_live"]),
+            _opt_float(r["viewer_ratio"]),
+        )
+        for r in rows
+    )
+
+
+def _top_channels(con: duckdb.DuckDBPyConnection, day: date) -> tuple[ChannelRow, ...]:
+    rows = _rows(
+        con,
+        "SELECT channel_id, hours_watched, hours_broadcast, avg_viewers, peak_viewers, follows, unfollows, net_follows "
+        "FROM agg_daily_channel WHERE day = ? ORDER BY hours_watched DESC, channel_id LIMIT ?",
+        [day, TOP_N],
+    )
+    return tuple(
+        ChannelRow(
+            str(r["channel_id"]),
+            float(r["hours_watched"]),
+            float(r["hours_broadcast"]),
+            _opt_float(r["avg_viewers"]),
+            int(r["peak_viewers"]),
+            int(r["follows"]),
+            int(r["unfollows"]),
+            int(r["net_follows"]),
+        )
+        for r in rows
+    )
+
+
+def _top_streams(con: duckdb.DuckDBPyConnection, day: date) -> tuple[StreamRow, ...]:
+    # The title comes from the stream's first stream_start (the marts do not keep free text).
+    rows = _rows(
+        con,
+        """
+        WITH top AS (
+            SELECT stream_id, channel_id, hours_watched, hours_broadcast, avg_viewers, peak_viewers
+            FROM agg_daily_stream WHERE day = ? ORDER BY hours_watched DESC, stream_id LIMIT ?
+        ), titles AS (
+            SELECT stream_id, arg_min(title, (event_time, event_id)) AS title
+            FROM raw_stream_events
+            WHERE event_type = 'stream_start' AND stream_id IN (SELECT stream_id FROM top)
+            GROUP BY stream_id
+        )
+        SELECT top.*, titles.title FROM top LEFT JOIN titles USING (stream_id)
+        ORDER BY hours_watched DESC, stream_id
+        """,
+        [day, TOP_N],
+    )
+    return tuple(
+        StreamRow(
+            str(r["stream_id"]),
+            r["channel_id"],
+            r["title"],
+            float(r["hours_watched"]),
+            float(r["hours_broadcast"]),
+            _opt_float(r["avg_viewers"]),
+            int(r["peak_viewers"]),
+        )
+        for r in rows
+    )
+
+
+def _campaigns(con: duckdb.DuckDBPyConnection, day: date) -> tuple[CampaignRow, ...]:
+    rows = _rows(
+        con,
+        "SELECT campaign_id, channel, impressions, clicks, ctr, spend, attributed_signups, cvr, cpa, "
+        "attributed_revenue_cents, roas FROM agg_daily_campaign WHERE day = ? ORDER BY campaign_id, channel",
+        [day],
+    )
+    return tuple(
+        CampaignRow(
+            str(r["campaign_id"]),
+            str(r["channel"]),
+            int(r["impressions"]),
+            int(r["clicks"]),
+            _opt_float(r["ctr"]),
+            float(r["spend"]),
+            int(r["attributed_signups"]),
+            _opt_float(r["cvr"]),
+            _opt_float(r["cpa"]),
+            int(r["attributed_revenue_cents"]),
+            _opt_float(r["roas"]),
+        )
+        for r in rows
+    )
+
+
+def _campaign_totals(headline: Mapping[str, Any]) -> CampaignTotals:
+    impressions, clicks = int(headline["impressions"]), int(headline["clicks"])
+    spend, signups = float(headline["spend"]), int(headline["attributed_signups"])
+    revenue = int(headline["attributed_revenue_cents"])
+    return CampaignTotals(
+        impressions,
+        clicks,
+        _ratio(clicks, impressions),
+        spend,
+        signups,
+        int(headline["organic_signups"]),
+        _ratio(signups, clicks),
+        _ratio(spend, signups),
+        revenue,
+        _ratio(revenue / 100, spend),
+    )
+
+
+def _pairs(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, value: str, day: date
+) -> tuple[tuple[str, int], ...]:
+    rows = con.execute(f"SELECT {column}, {value} FROM {table} WHERE day = ? ORDER BY {value} DESC, {column}", [day])
+    return tuple((str(k), int(v)) for k, v in rows.fetchall())
+
+
+def read_quality_gate(con: duckdb.DuckDBPyConnection, day: date) -> QualityGate:
+    """The quality gate's verdict on ``day`` (migration 5: ``day_status``, ``quality_runs``, ``quality_results``).
+
+    The verdict is that of the day's latest run: ``day_status`` names it (``status`` verified / unverified);
+    without that table, the latest ``quality_runs`` row of the day (by ``finished_at``) and its ``verified``.
+    Its failed ``quality_results`` say what failed. Without the tables (a warehouse older than the gate) or
+    without a run for the day, the gate "did not run".
+    """
+    tables = _tables(con)
+    if "quality_results" not in tables:
+        return QualityGate()
+    try:
+        if "day_status" in tables:
+            runs = _rows(con, "SELECT run_id, status = 'verified' AS verified FROM day_status WHERE day = ?", [day])
+        elif "quality_runs" in tables:
+            runs = _rows(
+                con,
+                "SELECT run_id, verified FROM quality_runs WHERE day = ? ORDER BY finished_at DESC, run_id LIMIT 1",
+                [day],
+            )
+        else:
+            return QualityGate()
+        if not runs:
+            return QualityGate()
+        failed = _rows(
+            con,
+            "SELECT suite, expectation, severity, details FROM quality_results WHERE run_id = ? AND NOT success "
+            "ORDER BY severity != 'critical', suite, expectation",
+            [runs[0]["run_id"]],
+        )
+    except duckdb.Error as exc:  # a gate schema this code does not know: say so, do not fail the report
+        log.warning("could not read the quality gate's tables: %s", exc)
+        return QualityGate()
+    failures = tuple(
+        QualityFailure(str(r["suite"]), str(r["expectation"]), str(r["severity"]), str(r["details"] or ""))
+        for r in failed
+    )
+    critical = sum(1 for f in failures if f.severity == "critical")
+    return QualityGate(True, bool(runs[0]["verified"]), len(failures), critical, failures)
+
+
+def _data_quality(con: duckdb.DuckDBPyConnection, build: Mapping[str, Any], gate: QualityGate) -> DataQuality:
+    totals = con.execute(
+        "SELECT coalesce(sum(messages), 0), coalesce(sum(duplicates), 0), coalesce(sum(quarantined), 0) "
+        "FROM ingest_batches"
+    ).fetchall()[0]
+    by_reason = con.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY reason").fetchall()
+    return DataQuality(
+        ingested=int(totals[0]),
+        duplicates_dropped=int(totals[1]),
+        quarantined=int(totals[2]),
+        quarantined_by_reason=tuple((str(r), int(n)) for r, n in by_reason),
+        events=int(build["events"]),
+        late_events=int(build["late_events"]),
+        gate=gate,
+    )
+
+
+def built_days(con: duckdb.DuckDBPyConnection) -> list[date]:
+    """The days the marts hold (``build_days``), ascending."""
+    if "build_days" not in _tables(con):
+        return []
+    return [r[0] for r in con.execute("SELECT day FROM build_days ORDER BY day").fetchall()]
+
+
+def read_report(con: duckdb.DuckDBPyConnection, day: date, timezone: str, data_docs: str | None = None) -> Report:
+    """Read the report of ``day`` from the marts.
+
+    Args:
+        con: the warehouse (the analyst copy, read-only, is enough).
+        day: the report day D, a calendar day of ``timezone``.
+        timezone: the report time zone (IANA); must be the one the marts were built with.
+        data_docs: link to the quality gate's Data Docs relative to the report's folder, when they exist.
+
+    Returns:
+        The report model.
+
+    Raises:
+        ReportError: the warehouse has no marts, or D was never built.
+    """
+    tz = ZoneInfo(timezone)
+    if "agg_daily_headline" not in _tables(con):
+        raise ReportError("the warehouse has no marts yet: run `liveops build` first")
+    build_rows = _rows(con, "SELECT * FROM build_days WHERE day = ?", [day])
+    history_rows = _headline_history(con, day)
+    if not build_rows or day not in history_rows:
+        days = built_days(con)
+        span = f" (built: {days[0]} .. {days[-1]})" if days else " (no day is built yet)"
+        raise ReportError(f"{day} has not been built{span}: run `liveops build` (or `--from {day} --to {day}`)")
+    build = build_rows[0]
+    headline = history_rows[day]
+
+    previous = {d: {k: _number(row[k]) for k in NUMERIC_KEYS} for d, row in history_rows.items() if d < day}
+    today = {k: _number(headline[k]) for k in NUMERIC_KEYS}
+    anomalies = tuple(detect_anomalies(day, today, previous, NUMERIC_KEYS))
+    gate = read_quality_gate(con, day)
+    if data_docs is not None:
+        gate = QualityGate(gate.ran, gate.verified, gate.failed, gate.critical, gate.failures, data_docs)
+    pcu_at = _utc(headline["pcu_at"]).astimezone(tz)
+    return Report(
+        day=day,
+        timezone=timezone,
+        complete=bool(build["complete"]),
+        watermark=_utc(build["watermark"]),
+        built_at=_utc(build["built_at"]),
+        figures=_figures(day, history_rows, anomalies),
+        pcu_at=pcu_at,
+        retention=_retention(con, day, headline),
+        curve=_curve(con, day, tz, int(headline["pcu"]), pcu_at),
+        sources=_splits(con, "agg_daily_source", "source", day),
+        devices=_splits(con, "agg_daily_device", "device", day),
+        countries=_splits(con, "agg_daily_country", "country", day),
+        categories=_categories(con, day),
+        top_channels=_top_channels(con, day),
+        top_streams=_top_streams(con, day),
+        campaigns=_campaigns(con, day),
+        campaign_totals=_campaign_totals(headline),
+        attributed_revenue_cents=int(headline["attributed_revenue_cents"]),
+        shares_by_target=_pairs(con, "agg_daily_shares_by_target", "target", "shares", day),
+        reports_by_reason=_pairs(con, "agg_daily_reports_by_reason", "reason", "reports", day),
+        data_quality=_data_quality(con, build, gate),
+        history=previous,
+        anomalies=anomalies,
+        anomaly_days=history_days(day, previous),
+    )

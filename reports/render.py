@@ -1,0 +1,182 @@
+"""Render the report: one self-contained HTML file and a Markdown summary, in English or Chinese.
+
+HTML (``templates/report.html.j2``): inline CSS and inline SVG charts (:mod:`reports.charts`), no script,
+no font, image or style from any other host; responsive (one column on a phone) and printable (print CSS).
+Jinja2 autoescape is on, so every string that comes from events (channel ids, stream titles, categories)
+is escaped wherever it appears; the SVG charts escape their own text.
+
+Markdown (``templates/summary.md.j2``): fits a chat message or an e-mail: the state of the day, the
+narrative, the headline table and the anomalies. Strings are escaped for Markdown (a backslash before
+``\\ ` * _ [ ] < > | &``), so a chat client that renders Markdown shows them as text.
+
+Both outputs depend only on the model and ``generated_at``: rendering twice gives the same text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from reports import charts, i18n
+from reports.i18n import Lang
+from reports.model import KEY_FIGURES, SECTION_FIGURES, Figure, Report
+from reports.narrative import attention_items, narrative
+from reports.summary import rfc3339
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TOP_SPLITS = 10
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|&])")
+
+
+@dataclass(frozen=True)
+class Card:
+    """One figure as the report shows it: formatted value and deltas, and whether each delta is good news."""
+
+    key: str
+    label: str
+    value: str
+    vs_previous: str
+    vs_last_week: str
+    tone_previous: str
+    tone_last_week: str
+    anomaly: str | None
+
+
+def _tone(figure: Figure, change: float | None) -> str:
+    """``good``, ``bad`` or ``flat`` (no change, not comparable, or a figure without a good direction)."""
+    if change is None or change == 0 or figure.better is None:
+        return "flat"
+    return "good" if (change > 0) == (figure.better == "up") else "bad"
+
+
+def card(figure: Figure, lang: Lang) -> Card:
+    """The card of one figure."""
+    anomaly = None
+    if figure.anomaly is not None:
+        word = i18n.text(figure.anomaly.direction, lang)
+        median = i18n.figure(figure.anomaly.median, figure.kind)
+        anomaly = f"{word} · {i18n.text('median_short', lang)} {median}"
+    return Card(
+        key=figure.key,
+        label=i18n.label(figure.key, lang),
+        value=i18n.figure(figure.value, figure.kind),
+        vs_previous=i18n.change(figure.vs_previous, figure.delta_unit, lang, figure.kind),
+        vs_last_week=i18n.change(figure.vs_last_week, figure.delta_unit, lang, figure.kind),
+        tone_previous=_tone(figure, figure.vs_previous),
+        tone_last_week=_tone(figure, figure.vs_last_week),
+        anomaly=anomaly,
+    )
+
+
+def escape_markdown(value: object) -> str:
+    """Text safe inside Markdown: special characters backslash-escaped, line breaks flattened."""
+    flat = " ".join(str(value).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def _charts(report: Report, lang: Lang) -> dict[str, Markup]:
+    t = i18n.text
+    categories = [
+        charts.Bar(
+            i18n.value_label("category", c.category, lang),
+            c.hours_watched,
+            f"{i18n.decimal(c.hours_watched)} / {i18n.decimal(c.hours_broadcast)} {t('hours_unit', lang)}",
+            c.hours_broadcast,
+        )
+        for c in report.categories
+    ]
+    total = sum(s.sessions for s in report.sources)
+    sources = [
+        charts.Bar(
+            i18n.value_label("source", s.value, lang),
+            s.sessions,
+            f"{i18n.integer(s.sessions)} · {i18n.percent(s.sessions / total if total else None)}",
+        )
+        for s in report.sources
+    ]
+    return {
+        "concurrency": charts.concurrency_chart(report.curve, lang),
+        "retention": charts.retention_heatmap(report.retention, lang),
+        "categories": charts.bar_chart(
+            categories,
+            t("categories", lang),
+            "category-chart",
+            legend=(t("hours_watched_col", lang), t("hours_broadcast_col", lang)),
+        ),
+        "sources": charts.bar_chart(sources, t("sources", lang), "sources-chart"),
+        "funnel": charts.funnel_chart(report.campaign_totals, lang),
+    }
+
+
+def _context(report: Report, lang: Lang, generated_at: datetime) -> dict[str, Any]:
+    tz_now = report.built_at.astimezone(report.pcu_at.tzinfo)
+    return {
+        "r": report,
+        "lang": lang,
+        "html_lang": i18n.HTML_LANG[lang],
+        "day_text": i18n.day_text(report.day, lang),
+        "headline": [card(report.figures[k], lang) for k in KEY_FIGURES],
+        "sections": {name: [card(report.figures[k], lang) for k in keys] for name, keys in SECTION_FIGURES.items()},
+        "narrative": narrative(report, lang),
+        "attention": attention_items(report, lang),
+        "anomalies": [
+            {
+                "metric": a.metric,
+                "label": i18n.label(a.metric, lang),
+                "value": i18n.figure(a.value, report.figures[a.metric].kind),
+                "median": i18n.figure(a.median, report.figures[a.metric].kind),
+                "direction": i18n.text(a.direction, lang),
+                "arrow": "▲" if a.direction == "up" else "▼",
+            }
+            for a in report.anomalies
+        ],
+        "generated_at": rfc3339(generated_at),
+        "watermark": i18n.stamp(report.watermark.astimezone(report.pcu_at.tzinfo)),
+        "built_at": i18n.stamp(tz_now),
+        "restated_keys": sorted({k for s in report.restatements for k in s.changed}),
+        "devices": report.devices[:TOP_SPLITS],
+        "countries": report.countries[:TOP_SPLITS],
+        "t": lambda key, **values: i18n.text(key, lang, **values),
+        "label": lambda key: i18n.label(key, lang),
+        "vl": lambda dimension, code: i18n.value_label(dimension, code, lang),
+        "integer": i18n.integer,
+        "decimal": i18n.decimal,
+        "percent": i18n.percent,
+        "money": i18n.money,
+        "cents": i18n.cents,
+    }
+
+
+def _environment(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=autoescape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = escape_markdown
+    return env
+
+
+_HTML = _environment(autoescape=True)
+_MARKDOWN = _environment(autoescape=False)
+
+
+def render_html(report: Report, lang: Lang, generated_at: datetime) -> str:
+    """The report as one self-contained HTML page."""
+    context = _context(report, lang, generated_at)
+    context["charts"] = _charts(report, lang)
+    return _HTML.get_template("report.html.j2").render(context)
+
+
+def render_markdown(report: Report, lang: Lang, generated_at: datetime) -> str:
+    """The Markdown summary (chat or e-mail): state of the day, narrative, headline table, anomalies."""
+    return _MARKDOWN.get_template("summary.md.j2").render(_context(report, lang, generated_at))

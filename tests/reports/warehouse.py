@@ -1,0 +1,160 @@
+"""A small simulated warehouse for the report tests: simulated traffic decoded and loaded as ingest does
+(no Kafka), plus a hostile stream whose channel id, title and category carry HTML and script, then built."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from schemas.events import MESSAGE_SCHEMA, Family
+from streams.simulator import SimConfig, simulate
+from transforms.decode import decode_messages
+from warehouse.loader import DuckDBWarehouse
+from warehouse.marts import build_marts
+
+LATENESS = timedelta(hours=2)
+# Nine days: the report of day 8 (2026-11-08) has seven previous days, enough for the anomaly rule.
+SIMULATION = SimConfig(days=9, users=150, channels=6, campaigns=2, seed=5)
+REPORT_DAY = datetime(2026, 11, 8, tzinfo=UTC).date()
+
+# What an attacker could put in the free-text fields of stream events.
+HOSTILE_CHANNEL = "<script>document.title='PWNED'</script>"
+HOSTILE_TITLE = "<script>document.title='PWNED'</script><img src=x onerror=\"document.title='PWNED'\">"
+HOSTILE_CATEGORY = "<svg onload=\"document.title='PWNED'\">"
+
+
+def hostile_events(day: datetime, viewers: int = 40) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A stream of the hostile channel live from 12:00 to 18:00 on ``day``, watched by ``viewers`` users."""
+    start, end = day + timedelta(hours=12), day + timedelta(hours=18)
+    on_stream = {"stream_id": "st-hostile", "channel_id": HOSTILE_CHANNEL}
+
+    def at(t: datetime) -> str:
+        return t.isoformat().replace("+00:00", "Z")
+
+    yield (
+        "stream-events",
+        {
+            "event_type": "stream_start",
+            "event_time": at(start),
+            "category": HOSTILE_CATEGORY,
+            "title": HOSTILE_TITLE,
+            "user_id": "u-host",
+            **on_stream,
+        },
+    )
+    yield "stream-events", {"event_type": "stream_end", "event_time": at(end), "user_id": "u-host", **on_stream}
+    for n in range(viewers):
+        begin = start + timedelta(minutes=5 + 3 * n)
+        session = {"session_id": f"ses-hostile-{n}", "user_id": f"u-hostile-{n}", **on_stream}
+        yield (
+            "viewer-events",
+            {
+                "event_type": "session_start",
+                "event_time": at(begin),
+                "device": "web",
+                "source": "home",
+                "startup_ms": 800,
+                **session,
+            },
+        )
+        yield (
+            "viewer-events",
+            {"event_type": "heartbeat", "event_time": at(begin + timedelta(minutes=1)), "buffering_ms": 0, **session},
+        )
+        yield (
+            "viewer-events",
+            {
+                "event_type": "session_end",
+                "event_time": at(begin + timedelta(hours=2)),
+                "reason": "user_left",
+                **session,
+            },
+        )
+
+
+def _messages(config: SimConfig, extra: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[tuple[str, bytes, datetime]]:
+    for message in simulate(config):
+        yield message.topic, message.value, message.event_time
+    for n, (topic, event) in enumerate(extra):
+        body = {"event_id": f"hostile-{n:04d}", "schema_version": 1, **event}
+        yield topic, json.dumps(body).encode(), datetime.fromisoformat(event["event_time"])
+
+
+def load_simulation(path: Path, config: SimConfig, extra: Iterable[tuple[str, dict[str, Any]]] = ()) -> None:
+    """Decode and load ``config``'s traffic plus ``extra`` events into the warehouse at ``path``.
+
+    Partition 0 per topic, offsets counted per topic; arrival (``kafka_timestamp``) = the latest event time
+    emitted so far, as a broker fed in emission order would see it.
+    """
+    families: dict[str, Family] = {topic: family for family, topic in config.topics.items()}  # type: ignore[misc]
+    offsets: dict[str, int] = {}
+    latest = 0
+    batch: list[tuple[Any, ...]] = []
+    with DuckDBWarehouse(path, path.with_name(path.stem + ".analyst.duckdb")) as warehouse:
+
+        def flush() -> None:
+            frame = pl.DataFrame(batch, schema=MESSAGE_SCHEMA, orient="row")
+            decoded = decode_messages(frame, families)
+            ends = {
+                (t, p): o + 1 for t, p, o in frame.group_by("topic", "partition").agg(pl.col("offset").max()).rows()
+            }
+            warehouse.load_batch(
+                decoded.valid,
+                decoded.quarantine,
+                ends,
+                frame.height,
+                decoded.duplicates_in_batch,
+                decoded.unknown_fields,
+                datetime(2026, 12, 1, tzinfo=UTC),
+            )
+            batch.clear()
+
+        for topic, value, event_time in _messages(config, extra):
+            offset = offsets.get(topic, 0)
+            offsets[topic] = offset + 1
+            latest = max(latest, int(event_time.timestamp() * 1000))
+            batch.append((topic, 0, offset, latest, None, value))
+            if len(batch) >= 50_000:
+                flush()
+        if batch:
+            flush()
+
+
+def build_simulated_warehouse(path: Path, config: SimConfig = SIMULATION, tz: str = "UTC") -> None:
+    """Load the simulation and the hostile stream (on the report day), build every day, publish the copy."""
+    hostile_day = datetime.combine(REPORT_DAY, datetime.min.time(), tzinfo=UTC)
+    load_simulation(path, config, hostile_events(hostile_day))
+    with DuckDBWarehouse(path, path.with_name(path.stem + ".analyst.duckdb")) as warehouse:
+        build_marts(warehouse.con, None, tz, LATENESS, full=True)
+        warehouse.publish()
+
+
+def add_quality_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    at: str,
+    verified: bool,
+    failures: list[tuple[str, str, str]],
+    day: date = REPORT_DAY,
+) -> None:
+    """A run of the quality gate on ``day`` as quality/checks.py stores it (migration 5): one expectation
+    that holds, ``failures`` (suite, expectation, severity) that do not, and the day's status."""
+    critical = sum(1 for f in failures if f[2] == "critical")
+    con.execute(
+        "INSERT INTO quality_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, day, at, at, at, len(failures) + 1, critical, len(failures) - critical, verified],
+    )
+    results = [(run_id, day, "marts", "not_null", "critical", True, "[]", "")]
+    results += [(run_id, day, suite, name, severity, False, "[]", "2 of 9 rows") for suite, name, severity in failures]
+    con.executemany("INSERT INTO quality_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [list(r) for r in results])
+    con.execute("DELETE FROM day_status WHERE day = ?", [day])
+    con.execute(
+        "INSERT INTO day_status VALUES (?, ?, ?, ?, ?, ?)",
+        [day, "verified" if verified else "unverified", run_id, at, critical, len(failures) - critical],
+    )
