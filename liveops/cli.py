@@ -29,6 +29,7 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     from liveops.marts_cmd import build, query
+    from liveops.ops_cmd import backfill, deliver, serve, status
     from liveops.report_cmd import report
     from liveops.simulate_cmd import simulate
 
@@ -36,6 +37,10 @@ def _register_commands() -> None:
     app.command("build")(build)
     app.command("report")(report)
     app.command("query")(query)
+    app.command("serve")(serve)
+    app.command("backfill")(backfill)
+    app.command("deliver")(deliver)
+    app.command("status")(status)
 
 
 kafka_app = typer.Typer(help="Run a real local Apache Kafka broker (KRaft, single node) for development and tests.")
@@ -222,6 +227,14 @@ def ingest(
     _say(f"ingest done: {result.line()}; analysts read {settings.analyst_copy}")
 
 
+def _human(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "—" if value is None else str(value)
+
+
 def _now_label() -> str:
     from datetime import UTC, datetime
 
@@ -236,9 +249,12 @@ def demo(
     days: Annotated[int, typer.Option(help="days of simulated traffic")] = 8,
     users: Annotated[int, typer.Option(help="simulated users")] = 3000,
 ) -> None:
-    """The main job end to end: local Kafka up, topics, simulated traffic (first run only), ingest.
+    """The main job end to end: Kafka up, simulated traffic (first run only), ingest, marts, checks, report.
 
-    A second run reuses the broker, the topics and the data already there: it only ingests what is new.
+    Brings up the local Kafka broker, creates the topics, simulates eight days of platform traffic, ingests
+    it, builds the marts, checks the last day's data and writes its report in English and Chinese, then
+    prints the paths and the headline figures. A second run reuses the broker, the topics and the data
+    already there: it only ingests and builds what is new, and writes the report again.
     """
     import time
 
@@ -270,9 +286,37 @@ def demo(
         _say(f"The topics already hold {existing:,} messages: not simulating again.")
     _say("Ingesting into DuckDB ...")
     totals = ingest_once(settings, progress=lambda p: _say("  " + p.line()))
+    _say(f"Ingested: {totals.line()}.")
+
+    from flows.build import run_build
+    from flows.report import run_report
+    from flows.schedule import describe_quality, run_quality_step
+    from warehouse.loader import connect
+    from warehouse.marts import data_days
+
+    _say("Building the marts (only the days new events touched) ...")
+    run_build(settings, progress=lambda line: _say("  " + line))
+    with connect(settings.duckdb_path) as con:
+        built_days = data_days(con, settings.report_timezone)
+    if not built_days:
+        raise _fail("The warehouse holds no events: nothing to report.")
+    last = built_days[-1]
+    try:
+        quality = run_quality_step(settings, last)
+    except Exception as exc:  # the report is still written; it says the checks did not run
+        _say(f"Quality checks of {last} failed to run ({exc}); the report says so.")
+    else:
+        if quality is not None:
+            _say(f"Quality checks of {last}: {describe_quality(quality)}")
+    paths = run_report(settings, last, ["en", "zh"])
+    summary = json.loads((settings.reports_dir / last.isoformat() / "summary.json").read_text(encoding="utf-8"))
+    headline = summary["headline"]
+    shown = ["dau", "unique_viewers", "sessions", "hours_watched", "pcu", "acu", "new_users", "gift_value_cents"]
     _say(
-        f"Done in {time.monotonic() - started:.0f} s: {totals.line()}.\n"
-        f"  warehouse:    {settings.duckdb_path}\n"
-        f"  analyst copy: {settings.analyst_copy}   (try: duckdb -readonly {settings.analyst_copy})\n"
-        "  Marts, quality checks and the daily report are not built by the demo yet."
+        f"Done in {time.monotonic() - started:.0f} s. Report of {last} "
+        f"({'complete' if summary['complete'] else 'incomplete: more events may still arrive'}):\n"
+        + "\n".join(f"  {name:<18} {_human(headline[name])}" for name in shown)
+        + "\n"
+        + "\n".join(f"  {path}" for path in paths)
+        + f'\n  analyst copy: {settings.analyst_copy}   (try: uv run liveops query "SELECT * FROM v_daily_headline")'
     )

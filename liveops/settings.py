@@ -7,13 +7,13 @@ environment: it receives a :class:`Settings` (or the values it needs) as argumen
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Topics(BaseModel):
@@ -79,6 +79,27 @@ class Settings(BaseSettings):
     # Ingest
     batch_size: int = Field(100_000, ge=1, description="messages per ingest micro-batch")
 
+    # Scheduled operation (`liveops serve`, docs/operations.md)
+    ingest_interval: timedelta = Field(
+        timedelta(hours=1), description="how often the hourly-ingest-build deployment runs"
+    )
+    report_time: time = Field(time(2, 0), description="local time (report time zone) of the daily report run")
+
+    # Delivery of the daily report (reports/delivery.py)
+    delivery_webhook_url: SecretStr | None = Field(None, description="chat webhook URL (holds a token: secret)")
+    delivery_webhook_format: Literal["feishu", "lark", "dingtalk", "wecom", "slack", "json"] = "json"
+    delivery_webhook_secret: SecretStr | None = Field(None, description="signing secret (Feishu/Lark, DingTalk)")
+    report_base_url: str | None = Field(None, description="URL where reports_dir is published (links in deliveries)")
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    mail_from: str | None = None
+    mail_to: Annotated[list[str], NoDecode] = Field(default_factory=list, description="recipients, comma-separated")
+    delivery_attempts: int = Field(3, ge=1, le=10, description="tries per delivery channel")
+    delivery_backoff: timedelta = Field(timedelta(seconds=5), description="wait before the 2nd try; doubles after")
+
     @field_validator("report_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -86,6 +107,20 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'UTC', 'Asia/Shanghai')") from exc
+        return value
+
+    @field_validator("ingest_interval")
+    @classmethod
+    def _positive_interval(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive (e.g. 'PT1H' or 3600)")
+        return value
+
+    @field_validator("mail_to", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [a.strip() for a in value.split(",") if a.strip()]
         return value
 
     @property

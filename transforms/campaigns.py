@@ -25,6 +25,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from transforms.days import exact_div
 from transforms.engagement import day_of, ratio
 
 ATTRIBUTION_WINDOW = timedelta(seconds=604_800)  # 7 days; both ends of [t - 7 d, t] are included
@@ -189,8 +190,9 @@ def daily_campaigns(campaign: pl.LazyFrame, attributed: pl.LazyFrame, tz: str) -
         .agg(attributed_revenue_cents=pl.col("amount_cents").sum().cast(pl.Int64))
     )
     counts = ["impressions", "clicks", "_spend_micros", "attributed_signups", "attributed_revenue_cents"]
-    # Spend is summed in integer micros and converted once: no float rounding per event.
-    spend = pl.col("_spend_micros") / 1_000_000
+    # Spend is summed in integer micros and converted once: no float rounding per event. exact_div: the same
+    # float on every run (a plain `/ 1_000_000` depends on the size of the frame).
+    spend = exact_div("_spend_micros", 1_000_000)
     return (
         delivery.join(signups, on=keys, how="full", coalesce=True)
         .join(revenue, on=keys, how="full", coalesce=True)
@@ -206,7 +208,7 @@ def daily_campaigns(campaign: pl.LazyFrame, attributed: pl.LazyFrame, tz: str) -
             ratio(spend, pl.col("attributed_signups")).alias("cpa"),
             "attributed_revenue_cents",
             # Cents to currency units (/100) and micros to currency units (/1e6) before dividing.
-            ratio(pl.col("attributed_revenue_cents") / 100, spend).alias("roas"),
+            ratio(exact_div("attributed_revenue_cents", 100), spend).alias("roas"),
         )
         .sort(keys)
     )
@@ -235,7 +237,7 @@ def daily_campaign_totals(campaign: pl.LazyFrame, attributed: pl.LazyFrame, tz: 
         attributed_signups=pl.col("attributed_campaign_id").is_not_null().sum().cast(pl.Int64),
         organic_signups=pl.col("attributed_campaign_id").is_null().sum().cast(pl.Int64),
     )
-    spend = pl.col("_spend_micros") / 1_000_000
+    spend = exact_div("_spend_micros", 1_000_000)
     return (
         events.join(signups, on="day", how="full", coalesce=True)
         .with_columns(pl.col("_spend_micros", "attributed_signups", "organic_signups").fill_null(0))

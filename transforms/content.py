@@ -37,13 +37,14 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from transforms.days import split_by_day
+from transforms.days import MICROS_PER_SECOND, exact_div, micros_to_seconds, split_by_day
 from transforms.engagement import daily_follows_by_channel, ratio
 from transforms.sessions import minute_concurrency
 
 UNKNOWN_CATEGORY = "unknown"
 _UTC_DT = pl.Datetime("us", "UTC")
 _ORDER = ["event_time", "event_id"]
+_MICROS_PER_HOUR = 3_600 * MICROS_PER_SECOND
 
 SEGMENT_SCHEMA = pl.Schema(
     {
@@ -202,9 +203,14 @@ def session_category(sessions: pl.LazyFrame, segments: pl.LazyFrame) -> pl.LazyF
 
 
 def _broadcast_pieces(segments: pl.LazyFrame, tz: str) -> pl.LazyFrame:
-    """Non-empty segments split at local midnights: one row per (segment, day) with ``seconds`` > 0."""
-    return split_by_day(segments.filter(pl.col("seg_end") > pl.col("seg_start")), "seg_start", "seg_end", tz).filter(
-        pl.col("seconds") > 0
+    """Non-empty segments split at local midnights: one row per (segment, day) with ``broadcast_us`` > 0.
+
+    ``broadcast_us`` (Int64) is the piece's length in microseconds: sums of it are exact whatever their order,
+    and are converted to seconds only after the sum.
+    """
+    nonempty = segments.filter(pl.col("seg_end") > pl.col("seg_start"))
+    return split_by_day(nonempty, "seg_start", "seg_end", tz, micros_col="broadcast_us").filter(
+        pl.col("broadcast_us") > 0
     )
 
 
@@ -216,7 +222,7 @@ def daily_categories(
     Args:
         segments: output of :func:`build_broadcasts`.
         watch_by_day: output of :func:`transforms.sessions.session_watch_by_day` (``session_id``, ``day``,
-            ``watch_seconds``).
+            ``watch_us``).
         sessions_with_category: output of :func:`session_category` (``session_id``, ``category``).
         tz: IANA name of the report time zone.
 
@@ -231,7 +237,7 @@ def daily_categories(
         _broadcast_pieces(segments, tz)
         .group_by("day", "category")
         .agg(
-            pl.col("seconds").sum().cast(pl.Float64).alias("_broadcast_s"),
+            pl.col("broadcast_us").sum().cast(pl.Int64).alias("_broadcast_us"),
             pl.col("stream_id").n_unique().cast(pl.Int64).alias("streams_live"),
         )
     )
@@ -240,18 +246,19 @@ def daily_categories(
         watch_by_day.join(categories, on="session_id", how="left")
         .with_columns(pl.col("category").fill_null(UNKNOWN_CATEGORY))
         .group_by("day", "category")
-        .agg(pl.col("watch_seconds").sum().cast(pl.Float64).alias("_watch_s"))
+        .agg(pl.col("watch_us").sum().cast(pl.Int64).alias("_watch_us"))
     )
+    # Integer sums (exact, order-independent), converted to hours once, at the end.
     return (
         broadcast.join(watched, on=["day", "category"], how="full", coalesce=True)
-        .with_columns(pl.col("_broadcast_s", "_watch_s").fill_null(0.0), pl.col("streams_live").fill_null(0))
+        .with_columns(pl.col("_broadcast_us", "_watch_us").fill_null(0), pl.col("streams_live").fill_null(0))
         .select(
             "day",
             "category",
-            (pl.col("_broadcast_s") / 3600).alias("hours_broadcast"),
-            (pl.col("_watch_s") / 3600).alias("hours_watched"),
+            exact_div("_broadcast_us", _MICROS_PER_HOUR).alias("hours_broadcast"),
+            exact_div("_watch_us", _MICROS_PER_HOUR).alias("hours_watched"),
             "streams_live",
-            ratio(pl.col("_watch_s"), pl.col("_broadcast_s")).alias("viewer_ratio"),
+            ratio(pl.col("_watch_us"), pl.col("_broadcast_us")).alias("viewer_ratio"),
         )
         .sort("day", "category")
     )
@@ -273,9 +280,15 @@ def daily_content_totals(segments: pl.LazyFrame, tz: str) -> pl.LazyFrame:
         _broadcast_pieces(segments, tz)
         .group_by("day")
         .agg(
-            (pl.col("seconds").sum().cast(pl.Float64) / 3600).alias("hours_broadcast"),
+            pl.col("broadcast_us").sum().cast(pl.Int64).alias("_broadcast_us"),
             pl.col("stream_id").n_unique().cast(pl.Int64).alias("streams_live"),
             pl.col("channel_id").n_unique().cast(pl.Int64).alias("active_channels"),
+        )
+        .select(
+            "day",
+            exact_div("_broadcast_us", _MICROS_PER_HOUR).alias("hours_broadcast"),
+            "streams_live",
+            "active_channels",
         )
         .sort("day")
     )
@@ -284,13 +297,14 @@ def daily_content_totals(segments: pl.LazyFrame, tz: str) -> pl.LazyFrame:
 def _daily_by(
     key: str, segments: pl.LazyFrame, watch_by_day: pl.LazyFrame, sessions: pl.LazyFrame, tz: str
 ) -> pl.LazyFrame:
-    """Watch seconds, broadcast seconds and peak concurrent viewers per day and ``key`` (full outer)."""
+    """Watch and broadcast microseconds (``_watch_us``, ``_broadcast_us``: exact Int64 sums) and peak concurrent
+    viewers per day and ``key`` (full outer)."""
     broadcast = (
         _broadcast_pieces(segments, tz)
         .group_by("day", key)
-        .agg(pl.col("seconds").sum().cast(pl.Float64).alias("broadcast_seconds"))
+        .agg(pl.col("broadcast_us").sum().cast(pl.Int64).alias("_broadcast_us"))
     )
-    watched = watch_by_day.group_by("day", key).agg(pl.col("watch_seconds").sum().cast(pl.Float64).alias("_watch_s"))
+    watched = watch_by_day.group_by("day", key).agg(pl.col("watch_us").sum().cast(pl.Int64).alias("_watch_us"))
     peaks = (
         minute_concurrency(sessions, tz, by=[key])
         .group_by("day", key)
@@ -299,7 +313,7 @@ def _daily_by(
     return (
         broadcast.join(watched, on=["day", key], how="full", coalesce=True)
         .join(peaks, on=["day", key], how="left")
-        .with_columns(pl.col("broadcast_seconds", "_watch_s").fill_null(0.0))
+        .with_columns(pl.col("_broadcast_us", "_watch_us").fill_null(0))
     )
 
 
@@ -307,9 +321,9 @@ def _finish(frame: pl.LazyFrame, keys: list[str], trailing: list[str]) -> pl.Laz
     """Final columns of :func:`daily_channels` / :func:`daily_streams` from :func:`_daily_by`'s output."""
     return frame.select(
         *keys,
-        (pl.col("_watch_s") / 3600).alias("hours_watched"),
-        "broadcast_seconds",
-        ratio(pl.col("_watch_s"), pl.col("broadcast_seconds")).alias("avg_viewers"),
+        exact_div("_watch_us", _MICROS_PER_HOUR).alias("hours_watched"),
+        micros_to_seconds("_broadcast_us").alias("broadcast_seconds"),
+        ratio(pl.col("_watch_us"), pl.col("_broadcast_us")).alias("avg_viewers"),
         pl.col("peak_viewers").fill_null(0),
         *trailing,
     ).sort(keys[:2])
@@ -343,7 +357,7 @@ def daily_channels(
     frame = (
         _daily_by("channel_id", segments, watch_by_day, sessions, tz)
         .join(follows, on=["day", "channel_id"], how="full", coalesce=True)
-        .with_columns(pl.col("broadcast_seconds", "_watch_s").fill_null(0.0), pl.col("net_follows").fill_null(0))
+        .with_columns(pl.col("_broadcast_us", "_watch_us").fill_null(0), pl.col("net_follows").fill_null(0))
     )
     return _finish(frame, ["day", "channel_id"], ["net_follows"])
 

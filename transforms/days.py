@@ -19,6 +19,7 @@ import polars as pl
 UTC = "UTC"
 TIMESTAMP = pl.Datetime("us", UTC)
 SECONDS_PER_MINUTE = 60
+MICROS_PER_SECOND = 1_000_000
 
 # Offsets tried when a local midnight falls in a DST gap. Every real transition is a multiple of 15 min
 # and no gap is longer than 2 h, so the first instant that exists is among these.
@@ -89,7 +90,35 @@ def day_length_seconds(day: str | pl.Expr, tz: str = UTC) -> pl.Expr:
 
 def seconds_between(start: str | pl.Expr, end: str | pl.Expr) -> pl.Expr:
     """``end - start`` in seconds, as Float64 (microsecond precision)."""
-    return (_col(end) - _col(start)).dt.total_microseconds().cast(pl.Float64) / 1_000_000
+    return micros_to_seconds(micros_between(start, end))
+
+
+def micros_between(start: str | pl.Expr, end: str | pl.Expr) -> pl.Expr:
+    """``end - start`` in microseconds, as Int64: exact for ``Datetime("us")`` values.
+
+    Sum durations in this form and convert once, after the sum (:func:`micros_to_seconds`): an integer sum
+    is exact whatever the summation order, so the result is the same on every run; a sum of float seconds
+    may differ in the last bits with the (parallel, unordered) order of a group-by.
+    """
+    return (_col(end) - _col(start)).dt.total_microseconds().cast(pl.Int64)
+
+
+def micros_to_seconds(micros: str | pl.Expr) -> pl.Expr:
+    """Integer microseconds as Float64 seconds (``micros / 1e6``, see :func:`exact_div`); a null stays null."""
+    return exact_div(micros, MICROS_PER_SECOND)
+
+
+def exact_div(numerator: str | pl.Expr, denominator: float) -> pl.Expr:
+    """``numerator / denominator`` (a constant) as Float64, correctly rounded on every run.
+
+    Polars divides a column by a scalar as a product with the scalar's reciprocal, except on frames of one or
+    two rows where it divides: ``x / 3600`` can differ in the last bit with the size of the frame (a day
+    built alone or with others). Dividing by a column of the same length is an element-wise IEEE division
+    in every case, so the divisor is made a column (``x * 0.0 + denominator``: exact, and null where ``x``
+    is null).
+    """
+    num = _col(numerator).cast(pl.Float64)
+    return num / (num * 0.0 + float(denominator))
 
 
 def days_frame(days: Iterable[date], tz: str = UTC) -> pl.LazyFrame:
@@ -135,14 +164,18 @@ def minute_marks(days: pl.LazyFrame, tz: str = UTC, day_col: str = "day") -> pl.
     ).explode("minute")
 
 
-def split_by_day(lf: pl.LazyFrame, start_col: str, end_col: str, tz: str = UTC) -> pl.LazyFrame:
+def split_by_day(
+    lf: pl.LazyFrame, start_col: str, end_col: str, tz: str = UTC, *, micros_col: str | None = None
+) -> pl.LazyFrame:
     """Split intervals ``[start, end)`` at local midnights of ``tz`` into one piece per local day.
 
     Each input row becomes one row per local day its interval overlaps, with every input column kept:
 
     - ``day`` (Date): the local date of the piece;
     - ``piece_start`` / ``piece_end`` (UTC): the interval clipped to the day, ``[piece_start, piece_end)``;
-    - ``seconds`` (Float64): ``piece_end - piece_start`` in seconds.
+    - ``seconds`` (Float64): ``piece_end - piece_start`` in seconds;
+    - with ``micros_col``, also a column of that name (Int64): ``piece_end - piece_start`` in microseconds.
+      Sum that one (exact, order-independent) and convert to seconds after the sum.
 
     The pieces of an interval tile it exactly: their ``seconds`` sum to ``end - start``. An interval that
     ends exactly at a local midnight yields no (empty) piece on the following day. An interval of length 0
@@ -155,15 +188,17 @@ def split_by_day(lf: pl.LazyFrame, start_col: str, end_col: str, tz: str = UTC) 
         start_col: name of the interval start column (inclusive).
         end_col: name of the interval end column (exclusive).
         tz: IANA time zone of the days.
+        micros_col: name of an extra Int64 column with the piece's length in microseconds; none if None.
 
     Returns:
-        ``lf``'s columns plus ``day``, ``piece_start``, ``piece_end``, ``seconds``.
+        ``lf``'s columns plus ``day``, ``piece_start``, ``piece_end``, ``seconds`` (and ``micros_col``).
     """
     start = pl.col(start_col)
     end = pl.max_horizontal(pl.col(start_col), pl.col(end_col))
     # The last instant inside [start, end) is end - 1 µs; for an empty interval use start itself.
     last_instant = pl.when(end > start).then(end - pl.duration(microseconds=1)).otherwise(start)
-    return (
+    piece_us = micros_between("piece_start", "piece_end")
+    pieces = (
         lf.filter(pl.col(start_col).is_not_null() & pl.col(end_col).is_not_null())
         .with_columns(pl.date_ranges(local_day(start, tz), local_day(last_instant, tz), "1d").alias("day"))
         .explode("day")
@@ -171,8 +206,9 @@ def split_by_day(lf: pl.LazyFrame, start_col: str, end_col: str, tz: str = UTC) 
             pl.max_horizontal(start, day_start("day", tz)).alias("piece_start"),
             pl.min_horizontal(end, day_end("day", tz)).alias("piece_end"),
         )
-        .with_columns(seconds_between("piece_start", "piece_end").alias("seconds"))
+        .with_columns(micros_to_seconds(piece_us).alias("seconds"))
     )
+    return pieces if micros_col is None else pieces.with_columns(piece_us.alias(micros_col))
 
 
 def day_span(*frames: pl.LazyFrame, day_col: str = "day") -> pl.LazyFrame:

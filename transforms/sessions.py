@@ -15,10 +15,14 @@ from typing import Literal
 import polars as pl
 
 from transforms.days import (
+    MICROS_PER_SECOND,
+    SECONDS_PER_MINUTE,
     UTC,
     day_span,
     days_frame,
+    exact_div,
     local_day,
+    micros_to_seconds,
     minute_marks,
     seconds_between,
     split_by_day,
@@ -110,20 +114,25 @@ def session_watch_by_day(sessions: pl.LazyFrame, tz: str = UTC) -> pl.LazyFrame:
     ``watch_seconds(session, D)`` = length of the overlap of ``[started_at, ended_at)`` with D. A session of
     length 0 gets one row of 0 seconds on the day of its start (it still exists; it adds nothing).
 
+    ``watch_us`` is the same watch time in integer microseconds (exact): sum that column, not
+    ``watch_seconds``, and convert the sum to seconds (``/ 1e6``) afterwards, so that a total is the same
+    whatever the (unordered) order of the sum.
+
     Args:
         sessions: output of :func:`build_sessions`.
         tz: IANA time zone of the report.
 
     Returns:
-        Columns ``session_id``, ``day`` (Date), ``watch_seconds`` (Float64), ``user_id``, ``stream_id``,
-        ``channel_id``, ``started_at``; sorted by ``day``, ``session_id``.
+        Columns ``session_id``, ``day`` (Date), ``watch_seconds`` (Float64), ``watch_us`` (Int64), ``user_id``,
+        ``stream_id``, ``channel_id``, ``started_at``; sorted by ``day``, ``session_id``.
     """
     return (
-        split_by_day(sessions, "started_at", "ended_at", tz)
+        split_by_day(sessions, "started_at", "ended_at", tz, micros_col="watch_us")
         .select(
             "session_id",
             "day",
             pl.col("seconds").alias("watch_seconds"),
+            "watch_us",
             "user_id",
             "stream_id",
             "channel_id",
@@ -265,7 +274,8 @@ def daily_viewing(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -
     days = with_day_bounds(day_span(events, watch), tz)
 
     viewers = events.group_by("day").agg(pl.col("user_id").n_unique().cast(pl.Int64).alias("unique_viewers"))
-    watched = watch.group_by("day").agg(pl.col("watch_seconds").sum().alias("_watch_seconds"))
+    # Σ of exact integer microseconds, converted once: the same on every run whatever the summation order.
+    watched = watch.group_by("day").agg(pl.col("watch_us").sum().cast(pl.Int64).alias("_watch_us"))
     started = starts.group_by("day").agg(pl.len().cast(pl.Int64).alias("sessions"))
     peaks = (
         _minute_concurrency(sessions, tz, days, (), "started_at", "ended_at")
@@ -275,7 +285,7 @@ def daily_viewing(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -
             pl.col("minute").filter(pl.col("concurrent") == pl.col("concurrent").max()).min().alias("pcu_at"),
         )
     )
-    watch_s = pl.col("_watch_seconds")
+    watch_us = pl.col("_watch_us")
     return (
         days.join(viewers, on="day", how="left")
         .join(watched, on="day", how="left")
@@ -283,7 +293,7 @@ def daily_viewing(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -
         .join(peaks, on="day", how="left")
         .with_columns(
             pl.col("unique_viewers").fill_null(0),
-            watch_s.fill_null(0.0),
+            watch_us.fill_null(0),
             pl.col("sessions").fill_null(0),
             pl.col("pcu").fill_null(0),
             pl.col("pcu_at").fill_null(pl.col("day_start")),
@@ -291,10 +301,14 @@ def daily_viewing(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -
         .select(
             "day",
             "unique_viewers",
-            (watch_s / 3600).alias("hours_watched"),
-            (watch_s / pl.col("day_seconds")).alias("acu"),
+            # Each figure is one division of the exact Σ (by a column, or by a constant with exact_div).
+            exact_div(watch_us, 3_600 * MICROS_PER_SECOND).alias("hours_watched"),
+            (micros_to_seconds(watch_us) / pl.col("day_seconds")).alias("acu"),
             pl.when(pl.col("unique_viewers") > 0)
-            .then(watch_s / pl.col("unique_viewers") / 60)
+            .then(
+                watch_us.cast(pl.Float64)
+                / (pl.col("unique_viewers") * (SECONDS_PER_MINUTE * MICROS_PER_SECOND)).cast(pl.Float64)
+            )
             .otherwise(None)
             .alias("avg_watch_minutes"),
             "sessions",
@@ -418,13 +432,14 @@ def daily_qoe(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -> pl
         .group_by("day")
         .agg(pl.col("buffering_ms").sum().alias("_buffering_ms"))
     )
-    watched = watch.group_by("day").agg(pl.col("watch_seconds").sum().alias("_watch_seconds"))
+    # Σ of exact integer microseconds, converted once: the same on every run whatever the summation order.
+    watched = watch.group_by("day").agg(pl.col("watch_us").sum().cast(pl.Int64).alias("_watch_us"))
     exits = (
         events.filter(event_type == "session_end")
         .group_by("day")
         .agg(pl.len().alias("_ends"), (pl.col("reason") == "error").sum().alias("_errors"))
     )
-    watch_s = pl.col("_watch_seconds").fill_null(0.0)
+    watch_us = pl.col("_watch_us").fill_null(0)
     ends = pl.col("_ends").fill_null(0)
     return (
         days.join(startup, on="day", how="left")
@@ -435,8 +450,9 @@ def daily_qoe(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -> pl
             "day",
             pl.col("startup_p50_ms").cast(pl.Float64),
             pl.col("startup_p95_ms").cast(pl.Float64),
-            pl.when(watch_s > 0)
-            .then(pl.col("_buffering_ms").fill_null(0) / (1000 * watch_s))
+            # Σ buffering_ms / (1000 Σ watch_seconds) = 1000 Σ buffering_ms / Σ watch_us: one exact division.
+            pl.when(watch_us > 0)
+            .then((pl.col("_buffering_ms").fill_null(0) * 1000).cast(pl.Float64) / watch_us.cast(pl.Float64))
             .otherwise(None)
             .cast(pl.Float64)
             .alias("rebuffering_ratio"),

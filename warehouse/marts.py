@@ -65,7 +65,7 @@ from transforms.content import (
     daily_streams,
     session_category,
 )
-from transforms.days import days_frame, local_day
+from transforms.days import days_frame, exact_div, local_day
 from transforms.engagement import (
     daily_engagement,
     daily_follows_by_channel,
@@ -694,11 +694,11 @@ def _compute_chunk(
         .join(channel_follows, on=["day", "channel_id"], how="left")
         .with_columns(
             pl.col("follows", "unfollows").fill_null(0),
-            (pl.col("broadcast_seconds") / 3600).alias("hours_broadcast"),
+            exact_div("broadcast_seconds", 3600).alias("hours_broadcast"),
         ),
         "agg_daily_stream": daily_streams(segments, watch, sessions, tz)
         .filter(in_chunk)
-        .with_columns((pl.col("broadcast_seconds") / 3600).alias("hours_broadcast")),
+        .with_columns(exact_div("broadcast_seconds", 3600).alias("hours_broadcast")),
         "agg_daily_campaign": campaigns.filter(in_chunk),
         "agg_daily_source": _split(sessions, "source", tz).filter(in_chunk),
         "agg_daily_device": _split(sessions, "device", tz).filter(in_chunk),

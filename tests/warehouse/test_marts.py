@@ -89,8 +89,8 @@ def assert_marts_equal(left: dict[str, pl.DataFrame], right: dict[str, pl.DataFr
     assert left.keys() == right.keys()
     for table in left:
         try:
-            # Sums of float seconds may differ in the last bits with the summation order.
-            assert_frame_equal(left[table], right[table], rel_tol=1e-9, abs_tol=1e-9)
+            # Exact: durations are summed as integer microseconds, so a rebuild gives the very same floats.
+            assert_frame_equal(left[table], right[table], check_exact=True)
         except AssertionError as exc:
             raise AssertionError(f"{table} differs: {exc}") from exc
 
