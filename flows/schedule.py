@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import logging
 import os
 import subprocess
@@ -41,7 +40,10 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.build import run_build
 from flows.ingest import ingest_once
+from flows.quality import run_quality
+from flows.report import run_report
 from liveops.settings import Settings
+from quality.checks import QualityReport
 from reports.delivery import (
     DeliveryAttempt,
     DeliveryConfig,
@@ -51,6 +53,7 @@ from reports.delivery import (
     WebhookTarget,
     deliver_report,
 )
+from reports.i18n import LANGS, Lang
 from warehouse.loader import connect
 
 if TYPE_CHECKING:
@@ -69,44 +72,27 @@ SLOT_TIMEOUT_S = 2 * 3600.0
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Optional steps: quality checks and the report, when their modules are there
+# Steps
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _optional_step(module: str, name: str) -> Callable[..., Any] | None:
-    """``module.name`` if that module exists (quality checks and the report may not be installed yet)."""
-    try:
-        loaded = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
-    step = getattr(loaded, name, None)
-    return step if callable(step) else None
-
-
-def run_quality_step(settings: Settings, day: date) -> Any | None:
-    """``flows.quality.run_quality(settings, day)``; None (skipped) when quality checks are not available."""
-    step = _optional_step("flows.quality", "run_quality")
-    return None if step is None else step(settings, day)
-
-
-def run_report_step(settings: Settings, day: date, langs: list[str] | None = None) -> Any | None:
-    """``flows.report.run_report(settings, day, langs)``; None (skipped) when reports are not available."""
-    step = _optional_step("flows.report", "run_report")
-    if step is None:
-        return None
-    return step(settings, day) if langs is None else step(settings, day, langs)
-
-
-def describe_quality(result: Any) -> str:
+def describe_quality(result: QualityReport) -> str:
     """A few words on a quality run's outcome (``flows.quality.run_quality``'s result)."""
-    status = getattr(result, "status", None)
-    failures = getattr(result, "failures", None)
-    critical = getattr(result, "critical_failures", None)
-    if status is None or failures is None or critical is None:
-        return "done"
-    return f"{status} ({len(failures)} expectation(s) failed, {len(critical)} critical)"
+    return f"{result.status} ({len(result.failures)} expectation(s) failed, {len(result.critical_failures)} critical)"
+
+
+def report_langs(langs: list[str] | None) -> list[Lang] | None:
+    """``langs`` checked against the report's languages (None: the report's default).
+
+    Raises:
+        ValueError: a language the report is not written in.
+    """
+    if langs is None:
+        return None
+    unknown = [lang for lang in langs if lang not in LANGS]
+    if unknown:
+        raise ValueError(f"no report in {', '.join(unknown)}: choose from {', '.join(LANGS)}")
+    return [cast(Lang, lang) for lang in langs]
 
 
 def report_day(settings: Settings, at: datetime) -> date:
@@ -244,22 +230,17 @@ def build_task(settings: Settings) -> dict[str, Any]:
 
 
 @task(name="quality", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
-def quality_task(settings: Settings, day: date) -> bool:
-    """Quality checks of ``day`` (False: not available here, skipped)."""
-    if _optional_step("flows.quality", "run_quality") is None:
-        get_run_logger().info("quality checks not available: skipped")
-        return False
-    get_run_logger().info("quality of %s: %s", day, describe_quality(run_quality_step(settings, day)))
-    return True
+def quality_task(settings: Settings, day: date) -> str:
+    """Quality checks of ``day``: the day's verdict (``verified`` or ``unverified``)."""
+    result = run_quality(settings, day)
+    get_run_logger().info("quality of %s: %s", day, describe_quality(result))
+    return result.status
 
 
 @task(name="report", retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAYS, cache_policy=NO_CACHE)
 def report_task(settings: Settings, day: date, langs: list[str] | None) -> bool:
-    """Write the report of ``day`` (False: reports not available here, skipped)."""
-    if _optional_step("flows.report", "run_report") is None:
-        get_run_logger().info("reports not available: skipped")
-        return False
-    run_report_step(settings, day, langs)
+    """Write the report of ``day``."""
+    run_report(settings, day, report_langs(langs))
     get_run_logger().info("report of %s written to %s", day, ReportFiles.in_dir(settings.reports_dir, day).directory)
     return True
 
@@ -529,16 +510,13 @@ def run_backfill(
     progress("  " + result.line())
     built = set(result.days)
     complete = _complete_days(settings, result.days)
-    quality_available = _optional_step("flows.quality", "run_quality") is not None
-    report_available = _optional_step("flows.report", "run_report") is not None
     outcome: list[BackfillDay] = []
     for number, day in enumerate(days, 1):
         entry = BackfillDay(day, built=day in built, complete=complete.get(day))
         if entry.built:
-            quality = functools.partial(run_quality_step, settings, day)
-            entry.quality = _attempt(quality, quality_available, describe_quality)
-            report = functools.partial(run_report_step, settings, day, langs)
-            entry.report = _attempt(report, report_available, lambda _: "written")
+            entry.quality = _attempt(functools.partial(run_quality, settings, day), describe_quality)
+            report = functools.partial(run_report, settings, day, report_langs(langs))
+            entry.report = _attempt(report, lambda _: "written")
             if deliver and entry.report == "written":
                 attempts = deliver_and_record(settings, day)
                 summary = DeliverySummary.of(attempts)
@@ -548,9 +526,7 @@ def run_backfill(
     return outcome
 
 
-def _attempt(step: Callable[[], Any], available: bool, describe: Callable[[Any], str]) -> str:
-    if not available:
-        return "not available"
+def _attempt(step: Callable[[], Any], describe: Callable[[Any], str]) -> str:
     try:
         return describe(step())
     except Exception as exc:  # one day's failure must not stop the others; it is reported

@@ -11,8 +11,8 @@ import sys
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
+from liveops.console import fail, load_settings, say
 from liveops.settings import Settings
 
 app = typer.Typer(
@@ -30,11 +30,13 @@ app = typer.Typer(
 def _register_commands() -> None:
     from liveops.marts_cmd import build, query
     from liveops.ops_cmd import backfill, deliver, serve, status
+    from liveops.quality_cmd import quality
     from liveops.report_cmd import report
     from liveops.simulate_cmd import simulate
 
     app.command("simulate")(simulate)
     app.command("build")(build)
+    app.command("quality")(quality)
     app.command("report")(report)
     app.command("query")(query)
     app.command("serve")(serve)
@@ -45,23 +47,6 @@ def _register_commands() -> None:
 
 kafka_app = typer.Typer(help="Run a real local Apache Kafka broker (KRaft, single node) for development and tests.")
 app.add_typer(kafka_app, name="kafka", no_args_is_help=True)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _say(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.secho(message, fg="red", err=True)
-    return typer.Exit(code)
 
 
 @app.callback()
@@ -82,7 +67,7 @@ def main(
 @app.command()
 def config() -> None:
     """Print the effective settings (environment, .env and defaults), secrets masked."""
-    typer.echo(json.dumps(_settings().masked(), indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(load_settings().masked(), indent=2, ensure_ascii=False))
 
 
 def _broker(settings: Settings):  # type: ignore[no-untyped-def]
@@ -101,17 +86,17 @@ def kafka_up() -> None:
 
     from streams.broker import BrokerError
 
-    settings = _settings()
+    settings = load_settings()
     broker = _broker(settings)
     started_at = time.monotonic()
     try:
-        started = broker.up(progress=_say)
+        started = broker.up(progress=say)
     except BrokerError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if not started:
-        _say(f"A liveops Kafka broker is already running (PID {broker.pid()}) at {broker.bootstrap}.")
+        say(f"A liveops Kafka broker is already running (PID {broker.pid()}) at {broker.bootstrap}.")
         return
-    _say(
+    say(
         f"Kafka is up at {broker.bootstrap} (PID {broker.pid()}, {time.monotonic() - started_at:.1f} s).\n"
         f"  clients:   LIVEOPS_BOOTSTRAP_SERVERS={broker.bootstrap}\n"
         f"  topics:    liveops kafka create-topics\n"
@@ -123,11 +108,11 @@ def kafka_up() -> None:
 @kafka_app.command("down")
 def kafka_down() -> None:
     """Stop the local broker that `kafka up` started (by its recorded PID). Harmless when none runs."""
-    broker = _broker(_settings())
+    broker = _broker(load_settings())
     if broker.down():
-        _say("Kafka broker stopped.")
+        say("Kafka broker stopped.")
     else:
-        _say("No liveops Kafka broker is running.")
+        say("No liveops Kafka broker is running.")
 
 
 @kafka_app.command("status")
@@ -135,7 +120,7 @@ def kafka_status() -> None:
     """Say whether the broker runs; list topics with partition counts and end offsets."""
     from streams.broker import topic_status
 
-    settings = _settings()
+    settings = load_settings()
     broker = _broker(settings)
     pid = broker.pid()
     typer.echo(
@@ -144,7 +129,7 @@ def kafka_status() -> None:
     try:
         topics = topic_status(settings.kafka_client_config() | {"bootstrap_timeout_ms": 5000})
     except Exception as exc:  # any client error means "unreachable" here
-        raise _fail(
+        raise fail(
             f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}. Start it with `liveops kafka up`."
         ) from exc
     if not topics:
@@ -157,7 +142,7 @@ def kafka_status() -> None:
 @kafka_app.command("logs")
 def kafka_logs(lines: Annotated[int, typer.Option("--lines", "-n", help="how many lines")] = 50) -> None:
     """Print the tail of the local broker's log."""
-    typer.echo(_broker(_settings()).tail(lines))
+    typer.echo(_broker(load_settings()).tail(lines))
 
 
 @kafka_app.command("create-topics")
@@ -167,7 +152,7 @@ def kafka_create_topics(
     """Create the four topics of the event contract (names from settings); existing ones are left alone."""
     from streams.broker import BrokerError, create_topics
 
-    settings = _settings()
+    settings = load_settings()
     names = list(settings.topics.by_family().values())
     try:
         created = create_topics(
@@ -176,9 +161,9 @@ def kafka_create_topics(
             partitions or settings.partitions,
         )
     except BrokerError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     for name in names:
-        _say(f"{name}: {'created' if name in created else 'exists'}")
+        say(f"{name}: {'created' if name in created else 'exists'}")
 
 
 @app.command()
@@ -203,28 +188,28 @@ def ingest(
     from flows.ingest import IngestProgress, ingest_events, ingest_once
     from streams.consumer import SourceError
 
-    settings = _settings()
+    settings = load_settings()
     stop = threading.Event()
 
     def on_sigint(signum: int, frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        _say("Stopping after the batch in hand (Ctrl-C again to abort; a rerun repairs anything) ...")
+        say("Stopping after the batch in hand (Ctrl-C again to abort; a rerun repairs anything) ...")
         stop.set()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         if prefect and not follow:
             totals = ingest_events(settings, follow=False, run_label=_now_label())
-            _say(f"ingest done: {totals}")
+            say(f"ingest done: {totals}")
             return
-        result = ingest_once(settings, follow=follow, stop=stop, progress=lambda p: _say(p.line()))
+        result = ingest_once(settings, follow=follow, stop=stop, progress=lambda p: say(p.line()))
     except SourceError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     finally:
         signal.signal(signal.SIGINT, previous)
     assert isinstance(result, IngestProgress)
-    _say(f"ingest done: {result.line()}; analysts read {settings.analyst_copy}")
+    say(f"ingest done: {result.line()}; analysts read {settings.analyst_copy}")
 
 
 def _human(value: object) -> str:
@@ -263,56 +248,57 @@ def demo(
     from streams.producer import produce
     from streams.simulator import SimConfig, simulate
 
-    settings = _settings()
+    settings = load_settings()
     started = time.monotonic()
     broker = _broker(settings)
     try:
-        if broker.up(progress=_say):
-            _say(f"Kafka is up at {broker.bootstrap}.")
+        if broker.up(progress=say):
+            say(f"Kafka is up at {broker.bootstrap}.")
         else:
-            _say(f"Kafka already runs at {broker.bootstrap}.")
+            say(f"Kafka already runs at {broker.bootstrap}.")
         config = settings.kafka_client_config()
         names = list(settings.topics.by_family().values())
         create_topics(config, names, settings.partitions)
     except BrokerError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     existing = sum(t.messages for t in topic_status(config) if t.name in names)
     if existing == 0:
         sim = SimConfig(days=days, users=users, topics=settings.topics.by_family())
-        _say(f"Simulating {days} days of platform traffic for {users:,} users into Kafka ...")
-        produced = produce(simulate(sim), config, progress=lambda n: _say(f"  produced {n:,} messages"))
-        _say(f"Produced {produced:,} messages.")
+        say(f"Simulating {days} days of platform traffic for {users:,} users into Kafka ...")
+        produced = produce(simulate(sim), config, progress=lambda n: say(f"  produced {n:,} messages"))
+        say(f"Produced {produced:,} messages.")
     else:
-        _say(f"The topics already hold {existing:,} messages: not simulating again.")
-    _say("Ingesting into DuckDB ...")
-    totals = ingest_once(settings, progress=lambda p: _say("  " + p.line()))
-    _say(f"Ingested: {totals.line()}.")
+        say(f"The topics already hold {existing:,} messages: not simulating again.")
+    say("Ingesting into DuckDB ...")
+    totals = ingest_once(settings, progress=lambda p: say("  " + p.line()))
+    say(f"Ingested: {totals.line()}.")
 
     from flows.build import run_build
+    from flows.quality import run_quality
     from flows.report import run_report
-    from flows.schedule import describe_quality, run_quality_step
+    from flows.schedule import describe_quality
     from warehouse.loader import connect
     from warehouse.marts import data_days
 
-    _say("Building the marts (only the days new events touched) ...")
-    run_build(settings, progress=lambda line: _say("  " + line))
+    say("Building the marts (only the days new events touched) ...")
+    run_build(settings, progress=lambda line: say("  " + line))
     with connect(settings.duckdb_path) as con:
         built_days = data_days(con, settings.report_timezone)
     if not built_days:
-        raise _fail("The warehouse holds no events: nothing to report.")
+        raise fail("The warehouse holds no events: nothing to report.")
     last = built_days[-1]
+    say(f"Checking the data quality of {last} ...")
     try:
-        quality = run_quality_step(settings, last)
+        quality = run_quality(settings, last)
     except Exception as exc:  # the report is still written; it says the checks did not run
-        _say(f"Quality checks of {last} failed to run ({exc}); the report says so.")
+        say(f"Quality checks of {last} failed to run ({exc}); the report says so.")
     else:
-        if quality is not None:
-            _say(f"Quality checks of {last}: {describe_quality(quality)}")
+        say(f"Quality checks of {last}: {describe_quality(quality)}; Data Docs: {quality.data_docs}")
     paths = run_report(settings, last, ["en", "zh"])
     summary = json.loads((settings.reports_dir / last.isoformat() / "summary.json").read_text(encoding="utf-8"))
     headline = summary["headline"]
     shown = ["dau", "unique_viewers", "sessions", "hours_watched", "pcu", "acu", "new_users", "gift_value_cents"]
-    _say(
+    say(
         f"Done in {time.monotonic() - started:.0f} s. Report of {last} "
         f"({'complete' if summary['complete'] else 'incomplete: more events may still arrive'}):\n"
         + "\n".join(f"  {name:<18} {_human(headline[name])}" for name in shown)

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from liveops.settings import Settings
+from liveops.console import fail, load_settings, say
 
 # Statement types a read-only analyst query may have (SHOW, DESCRIBE, SUMMARIZE, VALUES, FROM-first and
 # PIVOT-free queries all parse as SELECT).
@@ -32,23 +31,6 @@ class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.secho(message, fg="red", err=True)
-    return typer.Exit(code)
-
-
-def _say(message: str) -> None:
-    typer.echo(message, err=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -94,27 +76,27 @@ def build(
     from flows.build import build_label, build_marts_flow, run_build
 
     if full and (from_day or to_day):
-        raise _fail("use either --full or --from/--to, not both", 2)
+        raise fail("use either --full or --from/--to, not both", 2)
     start = from_day.date() if from_day else None
     end = to_day.date() if to_day else None
     if start and end and start > end:
-        raise _fail(f"--from {start} is after --to {end}", 2)
-    settings = _settings()
+        raise fail(f"--from {start} is after --to {end}", 2)
+    settings = load_settings()
     try:
         if prefect:
             summary = build_marts_flow(settings, start, end, full, run_label=build_label(start, end, full))
-            _say(f"build done: {summary['mode']} build of {len(summary['days'])} day(s) in {summary['seconds']:.1f} s")
+            say(f"build done: {summary['mode']} build of {len(summary['days'])} day(s) in {summary['seconds']:.1f} s")
         else:
-            result = run_build(settings, start, end, full, progress=_say)
-            _say(result.line())
+            result = run_build(settings, start, end, full, progress=say)
+            say(result.line())
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise _fail(
+            raise fail(
                 f"the warehouse {settings.duckdb_path} is in use by another process (an `ingest --follow`?). "
                 "DuckDB allows one writer: build when it has finished."
             ) from exc
         raise
-    _say(f"analysts read {settings.analyst_copy} (`liveops query`)")
+    say(f"analysts read {settings.analyst_copy} (`liveops query`)")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -279,29 +261,29 @@ def query(
     """
     import duckdb
 
-    settings = _settings()
+    settings = load_settings()
     text = sys.stdin.read() if sql == "-" else sql
     path = settings.analyst_copy
     if not path.exists():
-        raise _fail(
+        raise fail(
             f"no analyst copy at {path} yet: run `liveops ingest` first (it publishes the copy), "
             "then `liveops build` for the marts."
         )
     try:
         columns, rows = run_query(path, text)
     except ValueError as exc:
-        raise _fail(f"refused: {exc}", 2) from exc
+        raise fail(f"refused: {exc}", 2) from exc
     except duckdb.CatalogException as exc:
-        raise _fail(
+        raise fail(
             f'{exc}\nList what exists with `liveops query "SHOW TABLES"`; if the marts are missing, run '
             "`liveops build`."
         ) from exc
     except duckdb.Error as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if output is OutputFormat.csv:
         typer.echo(format_csv(columns, rows))
     elif output is OutputFormat.json:
         typer.echo(format_json(columns, rows))
     else:
         typer.echo(format_table(columns, rows))
-        _say(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")
+        say(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")

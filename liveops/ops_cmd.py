@@ -16,28 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
+from liveops.console import fail, load_settings, say
 from liveops.settings import Settings
 
 REPORT_FILES = ("report.html", "summary.md", "summary.json")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.secho(message, fg="red", err=True)
-    return typer.Exit(code)
-
-
-def _say(message: str) -> None:
-    typer.echo(message, err=True)
 
 
 def _day_option(value: datetime | None) -> date | None:
@@ -78,7 +61,7 @@ def serve(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect's client logs every poll of the API at INFO through httpx.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = _settings()
+    settings = load_settings()
     # Until Prefect's runner installs its own handler, SIGTERM unwinds normally (stopping the server below).
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
@@ -92,11 +75,11 @@ def serve(
             f"{settings.report_time:%H:%M} {settings.report_timezone}"
         )
         if api_url:
-            _say(f"Serving against the Prefect server at {api_url}: {schedule_line}. Ctrl-C stops.")
+            say(f"Serving against the Prefect server at {api_url}: {schedule_line}. Ctrl-C stops.")
             serve_deployments(settings, limit)
             return
         if not start_server:
-            _say(
+            say(
                 "PREFECT_API_URL is not set: Prefect starts a temporary local server, which runs no scheduler, "
                 "so the schedules will not fire (runs can still be started from this process). "
                 "Set PREFECT_API_URL or drop --no-start-server."
@@ -105,13 +88,13 @@ def serve(
             return
         server = LocalPrefectServer(home=prefect_home, port=port)
         try:
-            server.start(progress=_say)
+            server.start(progress=say)
             os.environ["PREFECT_API_URL"] = server.api_url  # inherited by the flow-run subprocesses
             with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-                _say(f"Serving against {server.api_url} (UI: http://127.0.0.1:{port}): {schedule_line}. Ctrl-C stops.")
+                say(f"Serving against {server.api_url} (UI: http://127.0.0.1:{port}): {schedule_line}. Ctrl-C stops.")
                 serve_deployments(settings, limit)
         except RuntimeError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
         finally:
             server.stop()
     finally:
@@ -150,20 +133,20 @@ def backfill(
 
     start, end = from_day.date(), to_day.date()
     if start > end:
-        raise _fail(f"--from {start} is after --to {end}", 2)
-    settings = _settings()
+        raise fail(f"--from {start} is after --to {end}", 2)
+    settings = load_settings()
     try:
-        days = run_backfill(settings, start, end, langs=lang or None, deliver=deliver, progress=_say)
+        days = run_backfill(settings, start, end, langs=lang or None, deliver=deliver, progress=say)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise _fail(
+            raise fail(
                 f"the warehouse {settings.duckdb_path} is in use by another process (an ingest, or a run of "
                 "`liveops serve`). DuckDB allows one writer: backfill when it has finished."
             ) from exc
         raise
     failed = [d for d in days if not d.ok]
     built = sum(d.built for d in days)
-    _say(f"backfill done: {built} of {len(days)} day(s) built, {len(failed)} with a failure")
+    say(f"backfill done: {built} of {len(days)} day(s) built, {len(failed)} with a failure")
     if failed:
         raise typer.Exit(1)
 
@@ -188,17 +171,17 @@ def deliver(
     from flows.schedule import deliver_and_record, delivery_config, report_day
     from reports.delivery import DeliverySummary, ReportFiles
 
-    settings = _settings()
+    settings = load_settings()
     if not delivery_config(settings).enabled:
-        raise _fail(
+        raise fail(
             "no delivery channel: set LIVEOPS_DELIVERY_WEBHOOK_URL and/or LIVEOPS_SMTP_HOST + LIVEOPS_MAIL_TO", 2
         )
     chosen = _day_option(day) or report_day(settings, datetime.now(UTC))
     files = ReportFiles.in_dir(settings.reports_dir, chosen)
     if files.missing():
-        raise _fail(f"no report of {chosen} in {files.directory}: write it first", 2)
+        raise fail(f"no report of {chosen} in {files.directory}: write it first", 2)
     summary = DeliverySummary.of(deliver_and_record(settings, chosen))
-    _say(f"report of {chosen}: {summary.line()}")
+    say(f"report of {chosen}: {summary.line()}")
     if summary.failed:
         raise typer.Exit(1)
 
@@ -476,7 +459,7 @@ def status(
     copy was last published (after every ingest and build) shows on the next publish. Exits 1 when Kafka is
     unreachable.
     """
-    settings = _settings()
+    settings = load_settings()
     result = collect_status(settings)
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else format_status(result))
     if not result["kafka"]["reachable"]:

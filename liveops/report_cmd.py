@@ -10,9 +10,8 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from liveops.settings import Settings
+from liveops.console import load_settings
 
 
 class ReportLanguage(StrEnum):
@@ -20,14 +19,6 @@ class ReportLanguage(StrEnum):
 
     en = "en"
     zh = "zh"
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
 
 
 def report(
@@ -63,7 +54,7 @@ def report(
     from flows.report import daily_report_flow, default_day, run_report
     from reports.model import ReportError
 
-    settings = _settings()
+    settings = load_settings()
     chosen = default_day(settings) if day is None else day.date()
     langs = [lang.value] if lang is not None else None
     try:

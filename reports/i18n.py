@@ -131,6 +131,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "quality_not_run": ("quality checks not run", "数据质量检查未运行"),
     "quality_passed": ("quality checks passed", "数据质量检查通过"),
     "data_docs": ("Data Docs (details of every check)", "Data Docs（各项检查详情）"),
+    "critical_failed": ("Critical checks failed", "未通过的关键检查"),
     "unverified_banner": (
         "UNVERIFIED: a critical data-quality check failed for this day; do not rely on these "
         "figures until it is resolved.",

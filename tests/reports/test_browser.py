@@ -7,42 +7,22 @@ git-ignored ``test-artifacts/`` and keeps the folder), else under pytest's tmp_p
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from flows.report import run_report
 from liveops.settings import Settings
+from tests.browser import PNG, artifacts_dir, chromium
 from tests.reports.warehouse import REPORT_DAY
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run headless Chromium once, offline: no network service, no first-run, no sync; DNS resolves nothing."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: install it with `apt-get install -y chromium` (CI's .ci/run does)")
-    command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", *args,
-    ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
-
 
 @pytest.fixture
 def artifacts(tmp_path: Path) -> Path:
-    root = os.environ.get("LIVEOPS_TEST_ARTIFACTS")
-    folder = (Path(root).resolve() if root else tmp_path / "test-artifacts") / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return artifacts_dir(tmp_path, "reports")
 
 
 def test_the_report_renders_in_chromium(report_settings: Settings, tmp_path: Path, artifacts: Path) -> None:
