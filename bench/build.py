@@ -21,19 +21,15 @@ import resource
 import shutil
 import sys
 import time
-import zlib
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 # Runnable as `python bench/build.py` from the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import polars as pl
 
 from liveops.settings import Settings, Topics
-from schemas.events import MESSAGE_SCHEMA, Family
 from streams.simulator import SimConfig, simulate
 
 PARTITIONS = 3
@@ -72,44 +68,15 @@ def simulate_jsonl(events: int, out_dir: Path) -> int:
 
 
 def ingest_jsonl(in_dir: Path, settings: Settings) -> dict[str, Any]:
-    """Decode and load the JSON-lines messages as ingest does (Kafka left out): partition by key, arrival =
-    the latest event time emitted so far, batches of 200,000 messages, one transaction each."""
+    """Decode and load the JSON-lines messages as ingest does, Kafka left out (``warehouse.offline``):
+    batches of 200,000 messages, one transaction each."""
     from streams.producer import read_jsonl
-    from transforms.decode import decode_messages
     from warehouse.loader import DuckDBWarehouse
+    from warehouse.offline import load_offline
 
-    families: dict[str, Family] = {topic: family for family, topic in SimConfig().topics.items()}  # type: ignore[misc]
-    offsets: dict[tuple[str, int], int] = {}
-    arrival_ms = 0
-    rows: list[tuple[Any, ...]] = []
-    loaded = messages = 0
     with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
-
-        def flush() -> int:
-            frame = pl.DataFrame(rows, schema=MESSAGE_SCHEMA, orient="row")
-            decoded = decode_messages(frame, families)
-            ends = {
-                (t, p): o + 1 for t, p, o in frame.group_by("topic", "partition").agg(pl.col("offset").max()).rows()
-            }
-            result = warehouse.load_batch(
-                decoded.valid, decoded.quarantine, ends, frame.height, decoded.duplicates_in_batch,
-                decoded.unknown_fields, datetime.now(UTC),
-            )  # fmt: skip
-            rows.clear()
-            return result.loaded
-
-        for message in read_jsonl(in_dir):
-            partition = zlib.crc32(message.key or b"") % PARTITIONS
-            offset = offsets.get((message.topic, partition), 0)
-            offsets[(message.topic, partition)] = offset + 1
-            arrival_ms = max(arrival_ms, int(message.event_time.timestamp() * 1000))
-            rows.append((message.topic, partition, offset, arrival_ms, message.key, message.value))
-            messages += 1
-            if len(rows) >= BATCH:
-                loaded += flush()
-        if rows:
-            loaded += flush()
-    return {"messages": messages, "loaded": loaded}
+        done = load_offline(warehouse, read_jsonl(in_dir), SimConfig().topics, partitions=PARTITIONS, batch_size=BATCH)
+    return {"messages": done.messages, "loaded": done.loaded}
 
 
 def ingest_kafka(events: int, settings: Settings) -> dict[str, Any]:
@@ -156,10 +123,17 @@ def run_phase(name: str, *args: Any) -> Figures:
     return figures
 
 
-def bench(events: int, via: str, data: Path, work: Path, repeat: int = 1, keep: bool = False) -> dict[str, Any]:
-    """Simulate, ingest and build one size; return its figures."""
-    run_dir = work / f"n{events}-{os.getpid()}"
+def bench(
+    events: int, via: str, data: Path, work: Path, repeat: int = 1, keep: bool = False, baseline: bool = False
+) -> dict[str, Any]:
+    """Simulate, ingest and build one size; return its figures.
+
+    With ``keep``, the warehouse stays in ``<work>/n<events>-<via>/`` and a later run with ``keep`` builds
+    it again without simulating and ingesting.
+    """
+    run_dir = work / (f"n{events}-{via}" if keep else f"n{events}-{os.getpid()}")
     run_dir.mkdir(parents=True, exist_ok=True)
+    ingested = run_dir / "INGESTED"
     suffix = f"bench-{events}-{os.getpid()}"
     settings = Settings(
         duckdb_path=run_dir / "warehouse.duckdb",
@@ -167,17 +141,32 @@ def bench(events: int, via: str, data: Path, work: Path, repeat: int = 1, keep: 
                       campaign=f"campaign-{suffix}", stream=f"stream-{suffix}"),
         consumer_group=f"liveops-{suffix}",
     )  # fmt: skip
-    print(f"N = {events:,}: simulating and ingesting via {via} ...", flush=True)
-    if via == "jsonl":
+    if ingested.exists():
+        print(f"N = {events:,}: reusing the warehouse kept in {run_dir}", flush=True)
+        sim = Figures(0.0, 0.0, {})
+        ingest = Figures(float("nan"), 0.0, {"loaded": int(ingested.read_text())})
+    elif via == "jsonl":
+        print(f"N = {events:,}: simulating and ingesting via {via} ...", flush=True)
         sim = run_phase("simulate", events, data / f"day-{events}")
         ingest = run_phase("ingest-jsonl", data / f"day-{events}", settings)
     else:
+        print(f"N = {events:,}: simulating and ingesting via {via} ...", flush=True)
         sim = Figures(0.0, 0.0, {})
         ingest = run_phase("ingest-kafka", events, settings)
+    if keep:
+        ingested.write_text(str(ingest.detail["loaded"]))
     print(f"  ingested {ingest.detail['loaded']:,} events in {ingest.seconds:.1f} s; building ...", flush=True)
     # Rebuilding the day is idempotent: repeat to see past the noise of a busy machine, keep the fastest.
-    runs = [run_phase("build", settings) for _ in range(repeat)]
+    # The baseline reads the day's viewer events whole (one slice), alternating with the default build.
+    unsliced = settings.model_copy(update={"build_slice_events": 10**15})
+    runs: list[Figures] = []
+    base_runs: list[Figures] = []
+    for _ in range(repeat):
+        runs.append(run_phase("build", settings))
+        if baseline:
+            base_runs.append(run_phase("build", unsliced))
     built = min(runs, key=lambda f: float(f.detail["build_s"]))
+    base = min(base_runs, key=lambda f: float(f.detail["build_s"])) if base_runs else None
     events_built = int(built.detail["events"])
     warehouse_mb = settings.duckdb_path.stat().st_size / 2**20
     if not keep:
@@ -194,6 +183,8 @@ def bench(events: int, via: str, data: Path, work: Path, repeat: int = 1, keep: 
         "rows_per_s": events_built / built.detail["build_s"] if built.detail["build_s"] else 0.0,
         "mart_rows": sum(built.detail["rows"].values()),
         "warehouse_mb": warehouse_mb,
+        "base_build_s": base.detail["build_s"] if base else None,
+        "base_peak_rss_mb": base.peak_rss_mb if base else None,
     }
 
 
@@ -204,12 +195,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--via", choices=("jsonl", "kafka"), default="jsonl", help="how events reach the warehouse")
     parser.add_argument("--data", type=Path, default=Path(".liveops/bench"), help="where simulated days are kept")
     parser.add_argument("--work", type=Path, default=Path(".liveops/bench/work"), help="where warehouses are built")
-    parser.add_argument("--keep", action="store_true", help="keep the warehouses built (default: delete them)")
+    parser.add_argument(
+        "--keep", action="store_true",
+        help="keep the warehouses built, and reuse one kept by an earlier run (skips simulating and ingesting)",
+    )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="build the day this many times; report the fastest")
+    parser.add_argument(
+        "--baseline", action="store_true",
+        help="also build the day with its viewer events read whole (no slices), alternating, and print the ratios",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.events]
 
-    results = [bench(n, args.via, args.data, args.work, args.repeat, args.keep) for n in sizes]
+    results = [bench(n, args.via, args.data, args.work, args.repeat, args.keep, args.baseline) for n in sizes]
     print()
     print(
         f"{'N':>12} {'events built':>13} {'ingest s':>9} {'build s':>8} {'run_build s':>12} "
@@ -220,6 +218,14 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['n']:>12,} {r['events']:>13,} {r['ingest_s']:>9.1f} {r['build_s']:>8.1f} {r['run_build_s']:>12.1f} "
             f"{r['peak_rss_mb']:>12,.0f} {r['rows_per_s']:>10,.0f} {r['mart_rows']:>10,} {r['warehouse_mb']:>7,.0f}"
         )
+    if args.baseline:
+        print("\nBaseline (viewer events read whole), same run:")
+        print(f"{'N':>12} {'build s':>8} {'peak RSS MB':>12} {'time sliced/whole':>18} {'RSS sliced/whole':>17}")
+        for r in results:
+            print(
+                f"{r['n']:>12,} {r['base_build_s']:>8.1f} {r['base_peak_rss_mb']:>12,.0f} "
+                f"{r['build_s'] / r['base_build_s']:>18.2f} {r['peak_rss_mb'] / r['base_peak_rss_mb']:>17.2f}"
+            )
     if args.repeat > 1:
         for r in results:
             print(f"{r['n']:>12,}: build s of each run: {r['all_build_s']}")

@@ -65,8 +65,9 @@ def run_build(
         if not full and (from_day is not None or to_day is not None):
             days = _days_between(data_days(warehouse.con, settings.report_timezone), from_day, to_day)
         result = build_marts(
-            warehouse.con, days, settings.report_timezone, settings.allowed_lateness, full=full, progress=progress
-        )
+            warehouse.con, days, settings.report_timezone, settings.allowed_lateness, full=full,
+            progress=progress, slice_events=settings.build_slice_events,
+        )  # fmt: skip
         warehouse.publish()
     log.info("%s; analysts read %s", result.line(), settings.analyst_copy)
     return result

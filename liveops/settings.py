@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # Ingest
     batch_size: int = Field(100_000, ge=1, description="messages per ingest micro-batch")
 
+    # Marts build
+    build_slice_events: int = Field(
+        2_000_000, ge=1, description="the build reads a day's viewer events in slices of about this many (memory)"
+    )
+
     # Scheduled operation (`liveops serve`, docs/operations.md)
     ingest_interval: timedelta = Field(
         timedelta(hours=1), description="how often the hourly-ingest-build deployment runs"

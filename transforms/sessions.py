@@ -9,6 +9,7 @@ session is ``[started_at, ended_at)``) and the session's attributes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -245,6 +246,70 @@ def _events_by_day(viewer: pl.LazyFrame, tz: str) -> pl.LazyFrame:
     return viewer.with_columns(local_day("event_time", tz).alias("day"))
 
 
+@dataclass(frozen=True)
+class ViewerDays:
+    """What the daily viewing and QoE figures need of the viewer events, condensed to a few rows per day.
+
+    A day's figures depend on its viewer events only through these three frames, and each can be merged
+    exactly over any partition of the events (:func:`merge_viewer_days`): the marts build reads a large
+    day's viewer events in slices by ``session_id`` and keeps only these and the slices' sessions.
+
+    Attributes:
+        users: ``day``, ``user_id``: each user with a viewer event in the day, once.
+        startups: ``day``, ``startup_ms``: one row per ``session_start`` with a non-null ``startup_ms``.
+        totals: ``day``, ``buffering_ms`` (Σ over heartbeats), ``ends`` (``session_end`` events), ``errors``
+            (of which ``reason = 'error'``): one row per day with at least one viewer event.
+    """
+
+    users: pl.LazyFrame
+    startups: pl.LazyFrame
+    totals: pl.LazyFrame
+
+    def collect(self) -> ViewerDays:
+        """The same, computed now (the frames become in-memory LazyFrames)."""
+        users, startups, totals = pl.collect_all([self.users, self.startups, self.totals])
+        return ViewerDays(users.lazy(), startups.lazy(), totals.lazy())
+
+
+def viewer_days(viewer: pl.LazyFrame, tz: str = UTC) -> ViewerDays:
+    """The viewer events condensed to what :func:`daily_viewing_of` and :func:`daily_qoe_of` read.
+
+    Args:
+        viewer: typed viewer events.
+        tz: IANA time zone of the report.
+    """
+    events = _events_by_day(viewer, tz)
+    event_type = pl.col("event_type")
+    return ViewerDays(
+        users=events.select("day", "user_id").unique(),
+        startups=events.filter((event_type == "session_start") & pl.col("startup_ms").is_not_null()).select(
+            "day", pl.col("startup_ms").cast(pl.Int64)
+        ),
+        totals=events.group_by("day").agg(
+            pl.col("buffering_ms").filter(event_type == "heartbeat").sum().cast(pl.Int64).alias("buffering_ms"),
+            (event_type == "session_end").sum().cast(pl.Int64).alias("ends"),
+            ((event_type == "session_end") & (pl.col("reason") == "error")).sum().cast(pl.Int64).alias("errors"),
+        ),
+    )
+
+
+def merge_viewer_days(parts: Sequence[ViewerDays]) -> ViewerDays:
+    """The :class:`ViewerDays` of the union of disjoint sets of viewer events, from each set's own.
+
+    Exact: users are made distinct again, startups concatenated (quantiles see the same values), totals
+    summed per day in integers.
+    """
+    if not parts:
+        raise ValueError("merge_viewer_days needs at least one part")
+    return ViewerDays(
+        users=pl.concat([p.users for p in parts]).unique(),
+        startups=pl.concat([p.startups for p in parts]),
+        totals=pl.concat([p.totals for p in parts])
+        .group_by("day")
+        .agg(pl.col("buffering_ms", "ends", "errors").sum().cast(pl.Int64)),
+    )
+
+
 def daily_viewing(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -> pl.LazyFrame:
     """Daily viewing figures (metrics.md "Viewing sessions").
 
@@ -268,12 +333,16 @@ def daily_viewing(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -
         Columns ``day``, ``unique_viewers`` (Int64), ``hours_watched`` (Float64), ``acu`` (Float64),
         ``avg_watch_minutes`` (Float64), ``sessions`` (Int64), ``pcu`` (Int64), ``pcu_at`` (UTC); by ``day``.
     """
-    events = _events_by_day(viewer, tz)
+    return daily_viewing_of(viewer_days(viewer, tz), sessions, tz)
+
+
+def daily_viewing_of(condensed: ViewerDays, sessions: pl.LazyFrame, tz: str = UTC) -> pl.LazyFrame:
+    """:func:`daily_viewing` from the condensed viewer events (:func:`viewer_days`); the same result."""
     watch = session_watch_by_day(sessions, tz)
     starts = sessions.select(local_day("started_at", tz).alias("day"))
-    days = with_day_bounds(day_span(events, watch), tz)
+    days = with_day_bounds(day_span(condensed.totals, watch), tz)
 
-    viewers = events.group_by("day").agg(pl.col("user_id").n_unique().cast(pl.Int64).alias("unique_viewers"))
+    viewers = condensed.users.group_by("day").agg(pl.len().cast(pl.Int64).alias("unique_viewers"))
     # Σ of exact integer microseconds, converted once: the same on every run whatever the summation order.
     watched = watch.group_by("day").agg(pl.col("watch_us").sum().cast(pl.Int64).alias("_watch_us"))
     started = starts.group_by("day").agg(pl.len().cast(pl.Int64).alias("sessions"))
@@ -414,30 +483,23 @@ def daily_qoe(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -> pl
         Columns ``day``, ``startup_p50_ms``, ``startup_p95_ms``, ``rebuffering_ratio``, ``error_exit_rate``
         (all Float64); sorted by ``day``.
     """
-    events = _events_by_day(viewer, tz)
-    watch = session_watch_by_day(sessions, tz)
-    days = day_span(events, watch)
-    event_type = pl.col("event_type")
+    return daily_qoe_of(viewer_days(viewer, tz), sessions, tz)
 
-    startup = (
-        events.filter((event_type == "session_start") & pl.col("startup_ms").is_not_null())
-        .group_by("day")
-        .agg(
-            pl.col("startup_ms").quantile(0.5, interpolation="linear").alias("startup_p50_ms"),
-            pl.col("startup_ms").quantile(0.95, interpolation="linear").alias("startup_p95_ms"),
-        )
+
+def daily_qoe_of(condensed: ViewerDays, sessions: pl.LazyFrame, tz: str = UTC) -> pl.LazyFrame:
+    """:func:`daily_qoe` from the condensed viewer events (:func:`viewer_days`); the same result."""
+    watch = session_watch_by_day(sessions, tz)
+    days = day_span(condensed.totals, watch)
+
+    startup = condensed.startups.group_by("day").agg(
+        pl.col("startup_ms").quantile(0.5, interpolation="linear").alias("startup_p50_ms"),
+        pl.col("startup_ms").quantile(0.95, interpolation="linear").alias("startup_p95_ms"),
     )
-    buffering = (
-        events.filter(event_type == "heartbeat")
-        .group_by("day")
-        .agg(pl.col("buffering_ms").sum().alias("_buffering_ms"))
-    )
+    buffering = condensed.totals.select("day", pl.col("buffering_ms").alias("_buffering_ms"))
     # Σ of exact integer microseconds, converted once: the same on every run whatever the summation order.
     watched = watch.group_by("day").agg(pl.col("watch_us").sum().cast(pl.Int64).alias("_watch_us"))
-    exits = (
-        events.filter(event_type == "session_end")
-        .group_by("day")
-        .agg(pl.len().alias("_ends"), (pl.col("reason") == "error").sum().alias("_errors"))
+    exits = condensed.totals.filter(pl.col("ends") > 0).select(
+        "day", pl.col("ends").alias("_ends"), pl.col("errors").alias("_errors")
     )
     watch_us = pl.col("_watch_us").fill_null(0)
     ends = pl.col("_ends").fill_null(0)
@@ -469,12 +531,17 @@ def daily_qoe(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -> pl
 __all__ = [
     "SESSION_ATTRIBUTES",
     "SPLIT_DIMENSIONS",
+    "ViewerDays",
     "build_sessions",
     "daily_qoe",
+    "daily_qoe_of",
     "daily_session_splits",
     "daily_sessions_by",
     "daily_sources",
     "daily_viewing",
+    "daily_viewing_of",
+    "merge_viewer_days",
     "minute_concurrency",
     "session_watch_by_day",
+    "viewer_days",
 ]

@@ -74,12 +74,15 @@ from transforms.engagement import (
     paying_users,
 )
 from transforms.sessions import (
+    ViewerDays,
     build_sessions,
-    daily_qoe,
+    daily_qoe_of,
     daily_sessions_by,
-    daily_viewing,
+    daily_viewing_of,
+    merge_viewer_days,
     minute_concurrency,
     session_watch_by_day,
+    viewer_days,
 )
 from warehouse.migrations import raw_table
 
@@ -152,6 +155,9 @@ _UTC_TS = pl.Datetime("us", "UTC")
 DEFAULT_CHUNK_EVENTS = 10_000_000
 # ... and at most this many days.
 DEFAULT_CHUNK_DAYS = 14
+# A chunk's viewer events are read in slices of about this many events (by session_id): peak memory is
+# bounded by one slice, not by the day (a 10 M-event day reads 5 slices).
+DEFAULT_SLICE_EVENTS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -497,12 +503,62 @@ def _typed(frame: pl.DataFrame, family: Family) -> pl.LazyFrame:
 
 @dataclass(frozen=True)
 class _Inputs:
-    """What one chunk of days reads: raw frames with the look-backs its figures need."""
+    """What one chunk of days reads: raw frames with the look-backs its figures need.
 
-    viewer: pl.LazyFrame
+    The viewer events (most of the volume: heartbeats) are not kept: only the sessions they make that
+    overlap the chunk and their condensed daily figures (:class:`transforms.sessions.ViewerDays`).
+    """
+
+    sessions: pl.LazyFrame
+    viewer_days: ViewerDays
     engagement: pl.LazyFrame
     campaign: pl.LazyFrame
     activity: pl.LazyFrame
+
+
+def _read_viewer(
+    con: duckdb.DuckDBPyConnection, lo_s: datetime, hi_e: datetime, tz: str, slices: int
+) -> tuple[pl.LazyFrame, ViewerDays]:
+    """The sessions overlapping ``[lo_s, hi_e)`` and the condensed viewer figures of their events.
+
+    Sessions overlapping the chunk start at most 24 h before it (a session is capped at 24 h) and have an
+    event at or after its start (their end or latest event), so they have an event in the chunk, or one in
+    the 24 h before it and one after it. All events of those sessions are read, in ``slices`` disjoint slices
+    by a hash of ``session_id``: a session's events are all in one slice, so sessions built per slice are
+    the sessions of all events, and :func:`merge_viewer_days` merges the condensed figures exactly. Only
+    one slice's events are in memory at a time.
+    """
+    sessions: list[pl.DataFrame] = []
+    condensed: list[ViewerDays] = []
+    for index in range(slices):
+        part = "" if slices == 1 else f"AND hash(session_id) % {slices} = {index}"
+        viewer = con.sql(
+            f"""
+            WITH candidates AS (
+                SELECT session_id FROM raw_viewer_events WHERE event_time >= $lo AND event_time < $hi {part}
+                UNION
+                (SELECT session_id FROM raw_viewer_events WHERE event_time >= $back AND event_time < $lo {part}
+                 INTERSECT
+                 SELECT session_id FROM raw_viewer_events WHERE event_time >= $hi {part})
+            )
+            SELECT {_columns("viewer")} FROM raw_viewer_events
+            WHERE session_id IN (SELECT session_id FROM candidates) {part}
+            """,
+            params={"lo": lo_s, "hi": hi_e, "back": lo_s - _SESSION_LOOKBACK},
+        ).pl()
+        typed = _typed(viewer, "viewer")
+        # Only sessions overlapping the chunk matter (a session of length 0 counts on its start day).
+        overlapping = build_sessions(typed).filter((pl.col("started_at") < hi_e) & (pl.col("ended_at") >= lo_s))
+        built, users, startups, totals = pl.collect_all([overlapping, *_frames(viewer_days(typed, tz))])
+        sessions.append(built)
+        condensed.append(ViewerDays(users.lazy(), startups.lazy(), totals.lazy()))
+        del viewer, typed
+    merged = merge_viewer_days(condensed).collect()
+    return pl.concat(sessions).sort("started_at", "session_id").lazy(), merged
+
+
+def _frames(condensed: ViewerDays) -> list[pl.LazyFrame]:
+    return [condensed.users, condensed.startups, condensed.totals]
 
 
 def _read_chunk(
@@ -510,27 +566,13 @@ def _read_chunk(
     bounds: pl.DataFrame,
     tz: str,
     first_active: pl.DataFrame,
+    slices: int = 1,
 ) -> _Inputs:
     lo_s: datetime = bounds["day_start"].min()  # type: ignore[assignment]
     hi_e: datetime = bounds["day_end"].max()  # type: ignore[assignment]
     lo_day: date = bounds["day"].min()  # type: ignore[assignment]
 
-    # Sessions overlapping the chunk: they start at most 24 h before it (a session is capped at 24 h) and
-    # have an event at or after its start (their end or latest event), so they have an event in the chunk,
-    # or one in the 24 h before it and one after it. All events of those sessions are read.
-    viewer = con.sql(
-        f"""
-        WITH candidates AS (
-            SELECT session_id FROM raw_viewer_events WHERE event_time >= $lo AND event_time < $hi
-            UNION
-            (SELECT session_id FROM raw_viewer_events WHERE event_time >= $back AND event_time < $lo
-             INTERSECT
-             SELECT session_id FROM raw_viewer_events WHERE event_time >= $hi)
-        )
-        SELECT {_columns("viewer")} FROM raw_viewer_events WHERE session_id IN (SELECT session_id FROM candidates)
-        """,
-        params={"lo": lo_s, "hi": hi_e, "back": lo_s - _SESSION_LOOKBACK},
-    ).pl()
+    sessions, condensed = _read_viewer(con, lo_s, hi_e, tz, slices)
     engagement = con.sql(
         f"SELECT {_columns('engagement')} FROM raw_engagement_events WHERE event_time >= $lo AND event_time < $hi",
         params={"lo": lo_s, "hi": hi_e},
@@ -563,7 +605,8 @@ def _read_chunk(
     older = first_active.filter(pl.col("first_day") < window_start_day).join(window, on="user_id", how="semi")
     activity = pl.concat([window, older.select("user_id", pl.col("first_day").alias("day"))]).unique()
     return _Inputs(
-        viewer=_typed(viewer, "viewer"),
+        sessions=sessions,
+        viewer_days=condensed,
         engagement=_typed(engagement, "engagement"),
         campaign=_typed(campaign, "campaign"),
         activity=activity.lazy(),
@@ -633,16 +676,12 @@ def _compute_chunk(
     hi_e: datetime = bounds["day_end"].max()  # type: ignore[assignment]
     in_chunk = pl.col("day").is_in(day_list)
 
-    viewer = inputs.viewer
-    # Only sessions overlapping the chunk matter (a session of length 0 counts on its start day).
-    sessions = (
-        build_sessions(viewer).filter((pl.col("started_at") < hi_e) & (pl.col("ended_at") >= lo_s)).collect().lazy()
-    )
+    sessions = inputs.sessions
     segments = segments.filter((pl.col("seg_end") >= lo_s - 2 * _SESSION_LOOKBACK) & (pl.col("seg_start") < hi_e))
     with_category = session_category(sessions, segments).collect().lazy()
     watch = session_watch_by_day(sessions, tz).collect().lazy()
 
-    viewing = daily_viewing(viewer, sessions, tz).collect().lazy()
+    viewing = daily_viewing_of(inputs.viewer_days, sessions, tz).collect().lazy()
     attributed = attribute_signups(inputs.campaign).collect().lazy()
     campaigns = daily_campaigns(inputs.campaign, attributed, tz)
     retention = pl.concat(
@@ -670,7 +709,7 @@ def _compute_chunk(
         days_lf,
         daily_audience(inputs.activity, day_list),
         viewing,
-        daily_qoe(viewer, sessions, tz),
+        daily_qoe_of(inputs.viewer_days, sessions, tz),
         daily_engagement(inputs.engagement, viewing.select("day", "unique_viewers"), tz),
         paying_users(inputs.engagement, inputs.campaign, tz),
         daily_content_totals(segments, tz),
@@ -818,6 +857,7 @@ def build_marts(
     progress: Progress | None = None,
     chunk_events: int = DEFAULT_CHUNK_EVENTS,
     chunk_days: int = DEFAULT_CHUNK_DAYS,
+    slice_events: int = DEFAULT_SLICE_EVENTS,
 ) -> BuildResult:
     """Build (or rebuild) the marts of some days.
 
@@ -827,7 +867,7 @@ def build_marts(
     covers everything ingested since the last one).
 
     Days are computed in chunks of consecutive days (bounded memory: ``chunk_events`` raw events,
-    ``chunk_days`` days), each read with its look-backs: the sessions reaching into it, 30 days of user
+    ``chunk_days`` days; the viewer events in slices of ``slice_events`` by session), each read with its look-backs: the sessions reaching into it, 30 days of user
     activity plus every user's first active day, 38 days of clicks and sign-ups, all stream events. Each
     chunk's days are replaced in every mart in one transaction.
 
@@ -840,6 +880,7 @@ def build_marts(
         progress: called with a line of text after each day is written (else logged).
         chunk_events: soft bound on raw events per chunk.
         chunk_days: bound on days per chunk.
+        slice_events: a chunk's viewer events are read in slices of about this many events.
 
     Returns:
         What was built.
@@ -875,7 +916,8 @@ def build_marts(
         per_day = dict(counts.iter_rows())
         for index, chunk in enumerate(_chunks(chosen, per_day, chunk_events, chunk_days)):
             bounds = _bounds(chunk, tz)
-            inputs = _read_chunk(con, bounds, tz, first_active)
+            slices = max(1, -(-sum(per_day.get(d, 0) for d in chunk) // slice_events))
+            inputs = _read_chunk(con, bounds, tz, first_active, slices)
             frames = _compute_chunk(inputs, segments, bounds, tz)
             quality = _late_and_counts(con, bounds, allowed_lateness)
             built_at = datetime.now(UTC)

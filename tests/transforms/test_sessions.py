@@ -14,11 +14,16 @@ from tests.factories import day, make_viewer_event, session_events, ts, viewer_f
 from transforms.days import days_frame, minute_marks
 from transforms.sessions import (
     build_sessions,
+    daily_qoe,
+    daily_qoe_of,
     daily_session_splits,
     daily_sources,
     daily_viewing,
+    daily_viewing_of,
+    merge_viewer_days,
     minute_concurrency,
     session_watch_by_day,
+    viewer_days,
 )
 
 NY = "America/New_York"
@@ -444,3 +449,36 @@ def test_minute_concurrency_matches_the_definition(raw: list[tuple[int, int]], t
     days = [date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 2)]
     got = minute_concurrency(sessions, tz, days=days).collect()
     assert_frame_equal(got, _brute_force(sessions.collect(), days, tz))
+
+
+def test_condensed_viewer_days_merge_exactly_over_any_split_of_the_sessions() -> None:
+    # Two users, three sessions over two days (one crossing midnight), a lone heartbeat of a session without
+    # start or end, an error exit: the figures from the condensed slices equal those from all events.
+    def ve(at: str, event_type: str, session_id: str, **fields: Any) -> dict[str, Any]:
+        return make_viewer_event(event_time=at, event_type=event_type, session_id=session_id, **fields)
+
+    events = [
+        ve("2026-03-01T22:00:00Z", "session_start", "s1", user_id="u1", startup_ms=800),
+        ve("2026-03-01T23:30:00Z", "heartbeat", "s1", user_id="u1", buffering_ms=500),
+        ve("2026-03-02T00:30:00Z", "heartbeat", "s1", user_id="u1", buffering_ms=250),
+        ve("2026-03-02T01:00:00Z", "session_end", "s1", user_id="u1", reason="error"),
+        ve("2026-03-02T08:00:00Z", "session_start", "s2", user_id="u2", startup_ms=1200),
+        ve("2026-03-02T08:10:00Z", "heartbeat", "s2", user_id="u2", buffering_ms=100),
+        ve("2026-03-02T09:00:00Z", "session_end", "s2", user_id="u2", reason="user"),
+        ve("2026-03-02T10:00:00Z", "heartbeat", "s3", user_id="u1", buffering_ms=40),
+    ]
+    viewer = viewer_frame(*events)
+    sessions = build_sessions(viewer)
+    whole_viewing = daily_viewing(viewer, sessions, "UTC").collect()
+    whole_qoe = daily_qoe(viewer, sessions, "UTC").collect()
+
+    parts = [viewer.filter(pl.col("session_id") == sid) for sid in ("s1", "s2", "s3")]
+    condensed = merge_viewer_days([viewer_days(p, "UTC") for p in parts]).collect()
+    merged_sessions = pl.concat([build_sessions(p) for p in parts]).sort("started_at", "session_id")
+
+    assert_frame_equal(daily_viewing_of(condensed, merged_sessions, "UTC").collect(), whole_viewing)
+    assert_frame_equal(daily_qoe_of(condensed, merged_sessions, "UTC").collect(), whole_qoe)
+    # Worked by hand: day 2 has both users, 350 ms of buffering, two exits of which one an error.
+    day2 = whole_qoe.row(1, named=True)
+    assert whole_viewing["unique_viewers"].to_list() == [1, 2]
+    assert day2["error_exit_rate"] == 0.5 and day2["startup_p50_ms"] == 1200.0

@@ -19,7 +19,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from liveops.marts_cmd import check_read_only
-from schemas.events import FAMILIES, MESSAGE_SCHEMA, Family
+from schemas.events import FAMILIES, Family
 from streams.simulator import SimConfig, simulate
 from tests.factories import (
     day,
@@ -31,10 +31,10 @@ from tests.factories import (
     session_events,
     ts,
 )
-from transforms.decode import decode_messages
 from warehouse.loader import DuckDBWarehouse, connect
 from warehouse.marts import MART_KEYS, MART_TABLES, build_marts, days_to_rebuild, table_columns
 from warehouse.migrations import raw_table
+from warehouse.offline import load_offline
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "marts.md"
 LATENESS = timedelta(hours=2)
@@ -511,10 +511,10 @@ def test_incremental_builds_after_late_events_equal_a_full_rebuild(
     assert build(incremental, tz).days == incomplete
     assert_marts_equal(marts(incremental), marts(full))
 
-    # Chunking does not change a figure: a few days (or one) at a time.
+    # Chunking does not change a figure: a few days (or one) at a time, the viewer events read in slices.
     chunked = connect(tmp_path / "chunked.duckdb")
     load(chunked, rows)
-    build(chunked, tz, full=True, chunk_days=1 if days <= 6 else 4)
+    build(chunked, tz, full=True, chunk_days=1 if days <= 6 else 4, slice_events=40)
     assert_marts_equal(marts(chunked), marts(full))
     for connection in (incremental, full, chunked):
         connection.close()
@@ -747,32 +747,9 @@ def test_a_build_without_data_does_nothing(con: duckdb.DuckDBPyConnection) -> No
 
 
 def simulated_warehouse(path: Path, config: SimConfig) -> None:
-    """Simulated traffic decoded and loaded as ingest would (no Kafka: partition by key, arrival = max time)."""
-    families: dict[str, Family] = {topic: family for family, topic in config.topics.items()}  # type: ignore[misc]
-    offsets: dict[tuple[str, int], int] = {}
-    latest = 0
-    batch: list[tuple[Any, ...]] = []
+    """Simulated traffic decoded and loaded as ingest would (no Kafka: ``warehouse.offline``)."""
     with DuckDBWarehouse(path, path.with_name("analyst.duckdb")) as warehouse:
-
-        def flush() -> None:
-            frame = pl.DataFrame(batch, schema=MESSAGE_SCHEMA, orient="row")
-            decoded = decode_messages(frame, families)
-            warehouse.load_batch(
-                decoded.valid, decoded.quarantine, {}, frame.height, decoded.duplicates_in_batch,
-                decoded.unknown_fields, datetime.now(UTC),
-            )  # fmt: skip
-            batch.clear()
-
-        for message in simulate(config):
-            partition = message.key[-1] % 3 if message.key else 0
-            offset = offsets.get((message.topic, partition), 0)
-            offsets[(message.topic, partition)] = offset + 1
-            latest = max(latest, int(message.event_time.timestamp() * 1000))
-            batch.append((message.topic, partition, offset, latest, message.key, message.value))
-            if len(batch) >= 20_000:
-                flush()
-        if batch:
-            flush()
+        load_offline(warehouse, simulate(config), config.topics, batch_size=20_000)
 
 
 def docs_queries() -> list[tuple[str, str]]:
@@ -825,3 +802,20 @@ def test_simulated_warehouse_builds_consistent_marts(simulated: duckdb.DuckDBPyC
     assert [h[4] for h in heads] == [True, True, False]
     viewer_rows = simulated.sql("SELECT count(*) FROM stg_viewer_events").fetchall()[0][0]
     assert viewer_rows > 0
+
+
+def test_reading_the_viewer_events_in_slices_gives_identical_marts(
+    simulated: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # The simulated days' viewer events read in slices of ~500 events (dozens of slices a day, sessions
+    # crossing midnight included): every mart is the same as when each chunk is read whole.
+    whole = marts(simulated)
+    path = tmp_path / "sliced.duckdb"
+    simulated_warehouse(path, SimConfig(days=3, users=300, channels=8, campaigns=3, seed=11))
+    sliced = connect(path)
+    try:
+        build(sliced, full=True, slice_events=500)
+        assert sliced.sql("SELECT count(*) FROM fct_sessions").fetchall()[0][0] > 100
+        assert_marts_equal(marts(sliced), whole)
+    finally:
+        sliced.close()
