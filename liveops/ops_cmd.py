@@ -296,6 +296,14 @@ def _warehouse_status(settings: Settings) -> dict[str, Any]:
                 "complete": sum(1 for _, c in days if c),
                 "incomplete": [d.isoformat() for d, c in days if not c],
             }
+        if "day_status" in tables:
+            checked = con.execute("SELECT day, status FROM day_status ORDER BY day").fetchall()
+            out["quality"] = {
+                "checked": len(checked),
+                "verified": sum(1 for _, v in checked if v == "verified"),
+                "unverified": [d.isoformat() for d, v in checked if v != "verified"],
+                "last": {"day": checked[-1][0].isoformat(), "status": checked[-1][1]} if checked else None,
+            }
         if "deliveries" in tables:
             delivered = _one(
                 con,
@@ -430,6 +438,16 @@ def format_status(status: dict[str, Any]) -> str:
                 f"  days built    {built['count']} ({built['first']}..{built['last']}): {built['complete']} complete"
                 + (f", {len(incomplete)} incomplete ({shown})" if incomplete else "")
             )
+        quality = wh.get("quality")
+        if quality and quality["checked"]:
+            unverified = quality["unverified"]
+            shown = ", ".join(unverified[:5]) + (" ..." if len(unverified) > 5 else "")
+            lines.append(
+                f"  quality       {quality['checked']} day(s) checked: {quality['verified']} verified"
+                + (f", {len(unverified)} UNVERIFIED ({shown}; liveops quality --date D)" if unverified else "")
+            )
+        elif built and built["count"]:
+            lines.append("  quality       no day checked yet (liveops quality --date D)")
         delivery = wh.get("last_delivery")
         if delivery:
             outcome = "delivered" if delivery["success"] else f"FAILED ({delivery['error']})"

@@ -209,14 +209,15 @@ def test_serve_runs_both_deployments_against_a_prefect_server(
         built = [row[0] for row in con.execute("SELECT day FROM build_days ORDER BY day").fetchall()]
         assert DAY in built
         rows = con.execute("SELECT day, channel, target, success FROM deliveries").fetchall()
+        # The report run checked the day's quality before writing the report.
+        checked = con.execute("SELECT day, status FROM day_status").fetchall()
+    assert [day for day, _ in checked] == [DAY] and checked[0][1] in ("verified", "unverified")
 
     folder = settings.reports_dir / DAY.isoformat()
-    if (folder / "report.html").exists():  # the report and its delivery, once flows/report.py is there
-        assert (folder / "summary.md").is_file() and (folder / "summary.json").is_file()
-        assert len(received) == 1 and received[0]["day"] == DAY.isoformat()
-        assert rows == [(DAY, "webhook:json", f"http://127.0.0.1:{hook_url.split(':')[2].split('/')[0]}/***", True)]
-    else:
-        assert received == [] and rows == []
+    assert (folder / "report.html").is_file() and (folder / "data-docs" / "index.html").is_file()
+    assert (folder / "summary.md").is_file() and (folder / "summary.json").is_file()
+    assert len(received) == 1 and received[0]["day"] == DAY.isoformat()
+    assert rows == [(DAY, "webhook:json", f"http://127.0.0.1:{hook_url.split(':')[2].split('/')[0]}/***", True)]
 
 
 def test_backfill_is_idempotent_and_status_reports_the_pipeline(settings: Settings) -> None:
@@ -243,8 +244,8 @@ def test_backfill_is_idempotent_and_status_reports_the_pipeline(settings: Settin
     output, summary, marts = backfill_once()
     assert "[1/2] 2026-10-31: no data; quality skipped; report skipped" in output
     day_line = next(line for line in output.splitlines() if line.startswith("[2/2] 2026-11-01: built, complete;"))
-    if (folder / "report.html").exists():  # with flows/report.py
-        assert "report written" in day_line
+    assert "; quality verified (" in day_line or "; quality unverified (" in day_line
+    assert "report written" in day_line and (folder / "report.html").is_file()
     assert "backfill done: 1 of 2 day(s) built, 0 with a failure" in output
     assert backfill_once()[1:] == (summary, marts)  # a rerun gives the same marts and report
 
@@ -255,8 +256,10 @@ def test_backfill_is_idempotent_and_status_reports_the_pipeline(settings: Settin
         in text.output
     )
     assert "days built    1 (2026-11-01..2026-11-01): 1 complete" in text.output
+    assert "quality       1 day(s) checked: " in text.output
     doc = json.loads(runner.invoke(app, ["status", "--json"], env=env).output)
     assert doc["kafka"]["lag"] == 0 and all(t["exists"] for t in doc["kafka"]["topics"])
     assert doc["warehouse"]["last_ingest"]["loaded"] > 1000
     assert doc["warehouse"]["last_build"]["mode"] == "range"
-    assert doc["reports"]["count"] == (1 if (folder / "report.html").exists() else 0)
+    assert doc["reports"]["count"] == 1
+    assert doc["warehouse"]["quality"]["checked"] == 1 and doc["warehouse"]["quality"]["last"]["day"] == "2026-11-01"
