@@ -493,8 +493,8 @@ def run_backfill(
     deliver: bool = False,
     progress: Callable[[str], None] = log.info,
 ) -> list[BackfillDay]:
-    """Rebuild the marts of ``[from_day, to_day]``, then per day: quality checks and the report (each when
-    available), and delivery when asked. Idempotent: a rerun leaves the same marts and report files.
+    """Rebuild the marts of ``[from_day, to_day]``, then per day: quality checks and the report, and
+    delivery when asked. Idempotent: a rerun leaves the same marts and report files.
 
     The build covers the whole range at once (its chunks share their look-back reads); a day's failing
     quality check or report is reported and the next day goes on.

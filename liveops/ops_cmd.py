@@ -123,8 +123,8 @@ def backfill(
 ) -> None:
     """Rebuild the marts and the reports of a range of days, idempotently.
 
-    The marts of the whole range are rebuilt first, then per day: quality checks and the report's files (each
-    when available). Rerunning gives the same marts and files. Reports are delivered only with --deliver
+    The marts of the whole range are rebuilt first, then per day: quality checks and the report's files.
+    Rerunning gives the same marts and files. Reports are delivered only with --deliver
     (every rerun delivers again). Exits 1 when a day's quality check, report or delivery failed.
     """
     import duckdb
