@@ -63,6 +63,8 @@ def main(
     # kafka-python logs every connection at INFO; keep the terminal for our own messages.
     # Its connection errors are reported by liveops itself, with what to do about them.
     logging.getLogger("kafka").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    # Great Expectations logs its own start-up at INFO (dozens of "Skipping registering function" lines).
+    logging.getLogger("great_expectations").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @app.command()

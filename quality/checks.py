@@ -408,12 +408,17 @@ def freshness_frame(
 ) -> pl.DataFrame:
     """The freshness facts of the day (one row; :data:`FACT_FRAMES`)."""
     built = _rows(con, "SELECT complete FROM build_days WHERE day = $day", {"day": window.day})
+    mark = watermark(con)
+    complete_at = window.end + allowed_lateness
+    complete_now = mark is not None and mark >= complete_at
     row = {
-        "watermark": watermark(con),
-        "complete_at": window.end + allowed_lateness,
+        "watermark": mark,
+        "complete_at": complete_at,
         "fresh_after": report_time - allowed_lateness,
         "marts_built": bool(built),
-        "built_when_complete": bool(built and built[0][0]),
+        # A day that is not complete yet was necessarily built incomplete: only a complete day built before
+        # it was complete misses events (its incompleteness is `day_complete`'s warning).
+        "built_when_complete": bool(built and (built[0][0] or not complete_now)),
     }
     schema = {"watermark": _UTC_TS, "complete_at": _UTC_TS, "fresh_after": _UTC_TS}
     return pl.DataFrame([row], schema=schema | {"marts_built": pl.Boolean, "built_when_complete": pl.Boolean})

@@ -97,7 +97,8 @@ def test_there_is_an_events_suite_per_topic_family_derived_from_the_contract() -
     [
         ("volume.viewer_volume_not_below_half", "critical"),
         ("volume.viewer_volume_not_above_double", "warning"),
-        ("freshness.day_complete", "critical"),
+        ("freshness.day_complete", "warning"),
+        ("freshness.marts_built_when_complete", "critical"),
         ("freshness.watermark_fresh", "warning"),
         ("referential.viewer_streams_exist", "critical"),
         ("referential.engagement_streams_exist", "warning"),
