@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -291,21 +292,27 @@ def demo(
         raise fail("The warehouse holds no events: nothing to report.")
     last = built_days[-1]
     say(f"Checking the data quality of {last} ...")
+    paths_extra: list[Path] = []
+    verdict = "quality checks did not run"
     try:
         quality = run_quality(settings, last)
     except Exception as exc:  # the report is still written; it says the checks did not run
         say(f"Quality checks of {last} failed to run ({exc}); the report says so.")
     else:
-        say(f"Quality checks of {last}: {describe_quality(quality)}; Data Docs: {quality.data_docs}")
+        say(f"Quality checks of {last}: {describe_quality(quality)}")
+        verdict = "VERIFIED by the quality gate" if quality.verified else "UNVERIFIED: a critical quality check failed"
+        if quality.data_docs is not None:
+            docs = quality.data_docs
+            paths_extra.append(docs.relative_to(Path.cwd()) if docs.is_relative_to(Path.cwd()) else docs)
     paths = run_report(settings, last, ["en", "zh"])
     summary = json.loads((settings.reports_dir / last.isoformat() / "summary.json").read_text(encoding="utf-8"))
     headline = summary["headline"]
     shown = ["dau", "unique_viewers", "sessions", "hours_watched", "pcu", "acu", "new_users", "gift_value_cents"]
     say(
         f"Done in {time.monotonic() - started:.0f} s. Report of {last} "
-        f"({'complete' if summary['complete'] else 'incomplete: more events may still arrive'}):\n"
+        f"({'complete' if summary['complete'] else 'incomplete: more events may still arrive'}; {verdict}):\n"
         + "\n".join(f"  {name:<18} {_human(headline[name])}" for name in shown)
         + "\n"
-        + "\n".join(f"  {path}" for path in paths)
+        + "\n".join(f"  {path}" for path in [*paths, *paths_extra])
         + f'\n  analyst copy: {settings.analyst_copy}   (try: uv run liveops query "SELECT * FROM v_daily_headline")'
     )
