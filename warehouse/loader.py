@@ -70,8 +70,12 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path), read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
-    con.execute("SET TimeZone = 'UTC'")
-    migrate(con)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        migrate(con)
+    except BaseException:
+        con.close()  # a failed migration must not keep the file locked for every other process
+        raise
     return con
 
 
