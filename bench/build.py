@@ -200,7 +200,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", help="comma-separated sizes, e.g. 5000000,10000000,20000000 (overrides --events)")
     parser.add_argument("--via", choices=("jsonl", "kafka"), default="jsonl", help="how events reach the warehouse")
     parser.add_argument("--data", type=Path, default=Path(".liveops/bench"), help="where simulated days are kept")
-    parser.add_argument("--work", type=Path, default=Path(".liveops/bench/work"), help="where warehouses are built")
+    parser.add_argument(
+        "--work", type=Path, default=Path(".liveops/bench/warehouses"), help="where warehouses are built"
+    )
     parser.add_argument(
         "--keep", action="store_true",
         help="keep the warehouses built, and reuse one kept by an earlier run (skips simulating and ingesting)",
