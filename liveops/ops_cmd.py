@@ -360,6 +360,11 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _first_few(items: list[str], n: int = 5) -> str:
+    """The first ``n`` items, comma-separated, with " ..." when there are more."""
+    return ", ".join(items[:n]) + (" ..." if len(items) > n else "")
+
+
 def _ago(value: str | None, now: datetime) -> str:
     if value is None:
         return "never"
@@ -433,7 +438,7 @@ def format_status(status: dict[str, Any]) -> str:
         built = wh.get("days_built")
         if built and built["count"]:
             incomplete = built["incomplete"]
-            shown = ", ".join(incomplete[:5]) + (" ..." if len(incomplete) > 5 else "")
+            shown = _first_few(incomplete)
             lines.append(
                 f"  days built    {built['count']} ({built['first']}..{built['last']}): {built['complete']} complete"
                 + (f", {len(incomplete)} incomplete ({shown})" if incomplete else "")
@@ -441,7 +446,7 @@ def format_status(status: dict[str, Any]) -> str:
         quality = wh.get("quality")
         if quality and quality["checked"]:
             unverified = quality["unverified"]
-            shown = ", ".join(unverified[:5]) + (" ..." if len(unverified) > 5 else "")
+            shown = _first_few(unverified)
             lines.append(
                 f"  quality       {quality['checked']} day(s) checked: {quality['verified']} verified"
                 + (f", {len(unverified)} UNVERIFIED ({shown}; liveops quality --date D)" if unverified else "")
