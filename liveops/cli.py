@@ -287,7 +287,7 @@ def demo(
     say("Building the marts (only the days new events touched) ...")
     run_build(settings, progress=lambda line: say("  " + line))
     with connect(settings.duckdb_path) as con:
-        built_days = data_days(con, settings.report_timezone)
+        built_days = data_days(con, settings.report_timezone, settings.max_clock_skew)
     if not built_days:
         raise fail("The warehouse holds no events: nothing to report.")
     last = built_days[-1]

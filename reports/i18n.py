@@ -127,6 +127,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "quarantined_by_reason": ("Quarantined by reason (all time)", "按原因的隔离消息（累计）"),
     "events_of_day": ("Valid events on this day", "当日有效事件"),
     "late_events": ("Late events on this day", "当日迟到事件"),
+    "future_events": (
+        "Arrived on this day stamped in the future (clock ahead)",
+        "当日到达但时间戳超前的事件（时钟超前）",
+    ),
     "expectations_failed": ("Expectations failed", "未通过的数据校验"),
     "quality_not_run": ("quality checks not run", "数据质量检查未运行"),
     "quality_passed": ("quality checks passed", "数据质量检查通过"),

@@ -383,7 +383,9 @@ class DataQuality:
         ingested: messages read from Kafka (valid + duplicates + quarantined), ``ingest_batches.messages``.
         duplicates_dropped: copies of an event already loaded (by ``event_id``).
         quarantined: messages that broke the contract. quarantined_by_reason: by reason code, sorted by name.
-        events: valid events in D. late_events: those that arrived after D was complete (metrics.md).
+        events: valid events in D. late_events: those that arrived after D was complete (docs/metrics.md).
+        future_events: events that arrived on D stamped more than the maximum clock skew ahead of their
+            arrival (a device clock running ahead); they count in their own day, the watermark caps them.
         gate: the quality gate's verdict on D.
     """
 
@@ -393,6 +395,7 @@ class DataQuality:
     quarantined_by_reason: tuple[tuple[str, int], ...]
     events: int
     late_events: int
+    future_events: int
     gate: QualityGate
 
     @property
@@ -795,6 +798,7 @@ def _data_quality(con: duckdb.DuckDBPyConnection, build: Mapping[str, Any], gate
         quarantined_by_reason=tuple((str(r), int(n)) for r, n in by_reason),
         events=int(build["events"]),
         late_events=int(build["late_events"]),
+        future_events=int(build.get("future_events") or 0),
         gate=gate,
     )
 

@@ -116,6 +116,7 @@ def build_summary(report: Report, generated_at: datetime) -> dict[str, Any]:
             "quarantined": dq.quarantined,
             "quarantined_by_reason": dict(dq.quarantined_by_reason),
             "late_events": dq.late_events,
+            "future_events": dq.future_events,
             "expectations_failed": dq.expectations_failed,
         },
         "anomalies": [

@@ -38,7 +38,7 @@ CAMPAIGN = [
     "attributed_revenue_cents", "roas",
 ]  # fmt: skip
 SOURCE = ["source", "sessions", "unique_viewers"]
-DATA_QUALITY = ["ingested", "duplicates_dropped", "quarantined", "quarantined_by_reason", "late_events",
+DATA_QUALITY = ["ingested", "duplicates_dropped", "quarantined", "quarantined_by_reason", "late_events", "future_events",
                 "expectations_failed"]  # fmt: skip
 ANOMALY = ["metric", "value", "median", "direction"]
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
