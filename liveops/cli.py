@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from liveops.console import fail, load_settings, say
+from liveops.redact import REDACTOR
 from liveops.settings import Settings
 
 app = typer.Typer(
@@ -56,6 +57,8 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug messages")] = False,
 ) -> None:
     """liveops command line."""
+    # Every log record, from any library, has the settings' secret values masked (liveops/redact.py).
+    REDACTOR.install()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from liveops.console import register_secrets
 from liveops.settings import Settings
 from streams.simulator import SimConfig, SimMessage
 from streams.simulator import simulate as generate_traffic
@@ -155,6 +156,7 @@ def simulate(
     """
     try:
         settings = Settings()
+        register_secrets(settings)
     except ValidationError as exc:
         typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
