@@ -192,7 +192,7 @@ def ingest(
     import signal
     import threading
 
-    from flows.ingest import IngestProgress, ingest_events, ingest_once
+    from flows.ingest import SOURCE_FAILED, IngestProgress, ingest_events, ingest_once
     from streams.consumer import SourceError
 
     settings = load_settings()
@@ -207,8 +207,13 @@ def ingest(
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         if prefect and not follow:
-            totals = ingest_events(settings, follow=False, run_label=_now_label())
-            say(f"ingest done: {totals}")
+            from prefect.client.schemas.objects import State
+
+            state = ingest_events(settings, follow=False, run_label=_now_label(), return_state=True)
+            assert isinstance(state, State)  # a sync flow returns its state, not an awaitable
+            if state.is_failed() and (state.message or "").startswith(SOURCE_FAILED):
+                raise fail(str(state.message))  # Kafka could not be read: one line, no traceback
+            say(f"ingest done: {state.result()}")
             return
         result = ingest_once(settings, follow=follow, stop=stop, progress=lambda p: say(p.line()))
     except SourceError as exc:

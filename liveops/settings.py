@@ -82,6 +82,10 @@ class Settings(BaseSettings):
 
     # Ingest
     batch_size: int = Field(100_000, ge=1, description="messages per ingest micro-batch")
+    kafka_retry_timeout: timedelta = Field(
+        timedelta(seconds=60),
+        description="how long ingest retries when the broker stops answering before it stops (nothing is lost)",
+    )
 
     # Marts build
     build_slice_events: int = Field(
@@ -123,6 +127,13 @@ class Settings(BaseSettings):
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):
             raise ValueError("must not be negative (e.g. 'PT5M' or 300)")
+        return value
+
+    @field_validator("kafka_retry_timeout")
+    @classmethod
+    def _positive_retry(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive (e.g. 'PT1M' or 60)")
         return value
 
     @field_validator("ingest_interval")
