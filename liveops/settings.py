@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Topics(BaseModel):
-    """Kafka topic names, one per event family of the contract (events.md)."""
+    """Kafka topic names, one per event family of the contract (docs/contract.md)."""
 
     model_config = ConfigDict(frozen=True)
 

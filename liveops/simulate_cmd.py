@@ -145,7 +145,7 @@ def simulate(
 ) -> None:
     """Simulate the platform's traffic (streams, viewing sessions, engagement, campaigns) into Kafka.
 
-    Follows the event contract (shared/spec/events.md); the same options always give the same bytes.
+    Follows the event contract (docs/contract.md); the same options always give the same bytes.
 
     Like real at-least-once delivery, it includes duplicates, late events and malformed messages.
 

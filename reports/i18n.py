@@ -181,8 +181,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "minutes_unit": ("min", "分钟"),
     "ms_unit": ("ms", "毫秒"),
     "definitions": (
-        "Definitions: metrics.md; every figure is a calendar day of the report time zone.",
-        "指标定义见 metrics.md；每个数值按报告时区的自然日计算。",
+        "Definitions: docs/metrics.md of the liveops repository; every figure is a calendar day of the report time zone.",
+        "指标定义见 liveops 代码库的 docs/metrics.md；每个数值按报告时区的自然日计算。",
     ),
     "sessions_col": ("Sessions", "会话"),
     "viewers_col": ("Viewers", "观众"),

@@ -3,7 +3,7 @@
 :func:`read_report` takes a DuckDB connection (the flow opens the analyst copy read-only) and a day, and
 returns a :class:`Report`: the headline figures with their deltas against the previous day and the same
 weekday last week, one section per ops responsibility (growth, viewing, content, QoE, community,
-campaigns, data quality), the anomalies of metrics.md's rule, and the state of the day (complete,
+campaigns, data quality), the anomalies of docs/metrics.md's rule, and the state of the day (complete,
 watermark, when it was built, whether the quality gate verified it). Renderers (HTML, Markdown, JSON) only
 read this model; nothing here formats a number or picks a language.
 
@@ -43,7 +43,7 @@ class MetricSpec:
     better: Better = "up"
 
 
-# The headline keys of summary.json, in metrics.md's order (pcu_at, an instant, is kept apart).
+# The headline keys of summary.json, in docs/metrics.md's order (pcu_at, an instant, is kept apart).
 HEADLINE_KEYS: tuple[str, ...] = (
     "dau",
     "wau",

@@ -19,7 +19,7 @@ the last incremental or full build (see its docstring for the rules). The increm
 position of every raw row: rows at or past ``build_state.next_offset`` of their (table, topic, partition)
 are new.
 
-Readings where metrics.md is silent (also in docs/marts.md):
+Readings where docs/metrics.md is silent (also in docs/marts.md):
 
 - **Late events.** An event's arrival is its ``kafka_timestamp``. The watermark at its arrival is the
   largest ``event_time`` of all events (all raw tables) with a strictly earlier ``kafka_timestamp``; an

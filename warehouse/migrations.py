@@ -161,7 +161,7 @@ _MART_DDL = (
         concurrent BIGINT NOT NULL
     )
     """,
-    # key: day. Every daily headline figure of metrics.md's summary.json, plus headline retention.
+    # key: day. Every daily headline figure of docs/metrics.md's summary.json, plus headline retention.
     """
     CREATE TABLE agg_daily_headline (
         day DATE NOT NULL,

@@ -1,4 +1,4 @@
-"""summary.json key for key against metrics.md, and its values against the marts of a built warehouse."""
+"""summary.json key for key against docs/metrics.md, and its values against the marts of a built warehouse."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from reports.model import ReportError, read_quality_gate, read_report
 from reports.summary import build_summary, dumps_summary
 from tests.reports.warehouse import REPORT_DAY, add_quality_run
 
-# Written from metrics.md, "The machine-readable daily summary", in its order.
+# Written from docs/metrics.md, "summary.json, the machine-readable daily summary", in its order.
 TOP_LEVEL = [
     "date", "timezone", "complete", "watermark", "generated_at", "headline", "retention", "categories",
     "top_channels", "campaigns", "sources", "data_quality", "anomalies",
