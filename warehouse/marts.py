@@ -21,14 +21,19 @@ are new.
 
 Readings where docs/metrics.md is silent (also in docs/marts.md):
 
-- **Late events.** An event's arrival is its ``kafka_timestamp``. The watermark at its arrival is the
-  largest ``event_time`` of all events (all raw tables) with a strictly earlier ``kafka_timestamp``; an
-  event in D is late when that watermark is at least D+1 00:00 local + the allowed lateness. So the count
-  does not depend on how ingest cut its batches. Equivalently: let K(D) be the earliest ``kafka_timestamp``
-  of any event with ``event_time`` >= D+1 00:00 + lateness; the late events of D are the events in D that
-  arrived strictly after K(D). Events without a ``kafka_timestamp`` are never late.
+- **Marked time.** For the watermark an event counts at ``min(event_time, kafka_timestamp + max clock
+  skew)`` (:func:`marked_time_sql`): a device clock running ahead moves no watermark. Such events still
+  count in their own day; ``build_days.future_events`` counts them on the day they arrived.
+- **Late events.** An event's arrival is its ``kafka_timestamp``, the earliest of its copies (the loader
+  keeps it). The watermark at its arrival is the largest marked time of all events (all raw tables) with a
+  strictly earlier ``kafka_timestamp``; an event in D is late when that watermark is at least D+1 00:00
+  local + the allowed lateness. So the count does not depend on how ingest cut its batches. Equivalently:
+  let K(D) be the earliest ``kafka_timestamp`` of any event with marked time >= D+1 00:00 + lateness; the
+  late events of D are the events in D that arrived strictly after K(D). Events without a
+  ``kafka_timestamp`` are never late.
 - **Days with data** are every local day from the day of the earliest ``event_time`` to the day of the
-  watermark, gaps included (a day without events can still have MAU or broadcast hours).
+  watermark, gaps included (a day without events can still have MAU or broadcast hours); days past the
+  watermark's day wait until it reaches them.
 - **Dimension values missing** (``source``, ``device``, ``country`` of a session without them) are stored
   as ``'unknown'`` in ``agg_daily_source`` / ``_device`` / ``_country``, as the category of a session whose
   stream is unknown is ``'unknown'``.

@@ -93,3 +93,24 @@ def test_a_broker_dying_mid_run_ends_ingest_with_one_line_and_a_rerun_loads_ever
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw_engagement_events").fetchone() == (300,)
         assert con.execute("SELECT sum(messages) FROM ingest_batches").fetchone() == (300,)
+
+
+@pytest.mark.parametrize("args", [("ingest",), ("ingest", "--no-prefect")])
+def test_an_unreachable_broker_ends_ingest_with_one_line_also_under_prefect(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    env = {
+        **os.environ,
+        "LIVEOPS_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nothing listens there
+        "LIVEOPS_DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "liveops", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert any(
+        "cannot reach Kafka" in line and "liveops kafka up" in line and not line[:4].isdigit()
+        for line in done.stderr.splitlines()
+    ), done.stderr
