@@ -58,9 +58,9 @@ def main() -> None:
         for batch in batches:
             _strict_key_counts(batch["value"])
         figures["strict JSON pass alone"].append((time.perf_counter() - tick) / total * 1e6)
-    print(f"{total:,} messages in batches of {args.batch:,}, {args.rounds} rounds")  # noqa: T201
+    print(f"{total:,} messages in batches of {args.batch:,}, {args.rounds} rounds")
     for name, values in figures.items():
-        print(f"{name:>24}: {statistics.median(values):6.2f} µs/msg (runs: {', '.join(f'{v:.2f}' for v in values)})")  # noqa: T201
+        print(f"{name:>24}: {statistics.median(values):6.2f} µs/msg (runs: {', '.join(f'{v:.2f}' for v in values)})")
 
 
 if __name__ == "__main__":
