@@ -388,6 +388,9 @@ def decode_messages(messages: pl.DataFrame, families: dict[str, Family]) -> Deco
         good = part.filter(pl.col("failure").is_null())
         unknown += int(good.select(_unknown_fields_expr(family).sum()).item() or 0)
         typed = good.sort("topic", "partition", "offset").select(*_typed_columns(family), *source)
+        # An event arrives with its first copy: the kept (lowest-offset) copy takes the earliest Kafka
+        # timestamp of all its copies in the batch, for the late-event rule.
+        typed = typed.with_columns(pl.col("kafka_timestamp").min().over("event_id"))
         unique = typed.unique(subset="event_id", keep="first", maintain_order=True)
         duplicates += typed.height - unique.height
         valid[family] = unique.cast(dict(polars_schema(family)))  # type: ignore[arg-type]

@@ -146,6 +146,21 @@ def test_duplicates_within_a_batch_keep_the_lowest_offset() -> None:
     assert decoded.duplicates_in_batch == 1
 
 
+def test_a_duplicate_within_a_batch_keeps_the_earliest_arrival_of_its_copies() -> None:
+    # The kept copy (partition 0, offset 0) arrived at 12:00:10; its copy on partition 1 at 12:00:00.
+    event = wire_event("like")
+    frame = messages_frame([("engagement-events", encode(event)), ("engagement-events", encode(event))])
+    frame = frame.with_columns(
+        pl.Series("partition", [0, 1], dtype=frame["partition"].dtype),
+        pl.Series("offset", [0, 0], dtype=frame["offset"].dtype),
+        pl.Series("timestamp_ms", [1_795_000_010_000, 1_795_000_000_000], dtype=frame["timestamp_ms"].dtype),
+    )
+    decoded = decode_messages(frame, FAMILY_OF_TOPIC)
+    kept = decoded.valid["engagement"].select("kafka_partition", "kafka_timestamp").rows()
+    assert kept == [(0, datetime.fromtimestamp(1_795_000_000, UTC))]
+    assert decoded.duplicates_in_batch == 1
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
