@@ -164,9 +164,9 @@ def test_the_quality_gate_verdict_comes_from_its_tables(report_warehouse: Path, 
     shutil.copyfile(report_warehouse.with_name("warehouse.analyst.duckdb"), copy)
     with duckdb.connect(str(copy)) as gated:
         assert read_quality_gate(gated, REPORT_DAY).ran is False  # the tables exist, no run yet
-        add_quality_run(gated, "old", "2026-11-09 01:00+00", verified=True, failures=[])
+        add_quality_run(gated, "old", "2026-11-09 01:00:00+00", verified=True, failures=[])
         add_quality_run(
-            gated, "new", "2026-11-09 02:00+00", verified=False,
+            gated, "new", "2026-11-09 02:00:00+00", verified=False,
             failures=[("volume", "spike", "warning"), ("marts", "key <b>unique</b>", "critical")],
         )  # fmt: skip
         gate = read_quality_gate(gated, REPORT_DAY)
