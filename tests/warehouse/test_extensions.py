@@ -21,7 +21,7 @@ _READER = textwrap.dedent(
     catalog, data, deadline = sys.argv[1], sys.argv[2], time.monotonic() + 30
     seen = []
     while time.monotonic() < deadline:
-        con = duckdb.connect()
+        con = duckdb.connect(config={"enable_progress_bar": False})  # stdout carries the result
         load_lake_extensions(con)
         con.execute(f"ATTACH 'ducklake:sqlite:{catalog}' AS lake (DATA_PATH '{data}', READ_ONLY)")
         n, total = con.execute("SELECT count(*), coalesce(sum(a), 0) FROM lake.t").fetchone()
