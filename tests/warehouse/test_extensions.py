@@ -21,7 +21,8 @@ _READER = textwrap.dedent(
     catalog, data, deadline = sys.argv[1], sys.argv[2], time.monotonic() + 30
     seen = []
     while time.monotonic() < deadline:
-        con = duckdb.connect(config={"enable_progress_bar": False})  # stdout carries the result
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # stdout carries the result
         load_lake_extensions(con)
         con.execute(f"ATTACH 'ducklake:sqlite:{catalog}' AS lake (DATA_PATH '{data}', READ_ONLY)")
         n, total = con.execute("SELECT count(*), coalesce(sum(a), 0) FROM lake.t").fetchone()
@@ -106,14 +107,20 @@ def test_another_process_reads_committed_snapshots_while_this_one_writes(tmp_pat
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert reader.stdout is not None
-        assert reader.stdout.readline() == "ready\n"  # the reader has read once: now write while it reads
-        for a in range(2, 21):
-            con.execute("BEGIN")
-            con.execute("INSERT INTO lake.t VALUES (?)", [a])
-            con.execute("COMMIT")
-            time.sleep(0.05)
-        out, err = reader.communicate(timeout=60)
+        try:
+            assert reader.stdout is not None
+            ready = reader.stdout.readline()
+            assert ready == "ready\n", reader.communicate(timeout=60)[1]  # it read once: now write while it reads
+            for a in range(2, 21):
+                con.execute("BEGIN")
+                con.execute("INSERT INTO lake.t VALUES (?)", [a])
+                con.execute("COMMIT")
+                time.sleep(0.05)
+            out, err = reader.communicate(timeout=60)
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+                reader.communicate()
     assert reader.returncode == 0, err
     reads, distinct, last = (int(x) for x in out.split())
     assert last == 20
