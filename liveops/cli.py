@@ -9,12 +9,14 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from liveops.console import fail, load_settings, say
-from liveops.settings import Settings
+from liveops.console import fail, load_settings, quiet_third_parties, say
+
+if TYPE_CHECKING:
+    from liveops.settings import Settings
 
 app = typer.Typer(
     help=(
@@ -56,6 +58,7 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug messages")] = False,
 ) -> None:
     """liveops command line."""
+    quiet_third_parties()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,20 +1,83 @@
-"""What every command shares: loading the settings, messages on stderr, failing with an exit code."""
+"""What every command shares: loading the settings, messages on stderr, failing with an exit code.
+
+Kept light: importing this module imports neither pydantic nor the settings (``liveops --help`` pays for
+neither); :func:`load_settings` imports them when a command first needs its settings.
+"""
 
 from __future__ import annotations
 
-import typer
-from pydantic import ValidationError
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from liveops.settings import Settings
+import typer
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from liveops.settings import Settings
+
+ENV_PREFIX = "LIVEOPS_"
+
+
+def quiet_third_parties() -> None:
+    """Switch off telemetry and chatty third-party loggers for every command (set before Prefect loads).
+
+    ``DO_NOT_TRACK`` and ``PREFECT_SERVER_ANALYTICS_ENABLED`` are only defaults: a user who sets them keeps
+    their value. The ``httpx`` logger would print one ``INFO HTTP Request`` line per call to a Prefect API.
+    """
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _secret(variable: str) -> bool:
+    return any(word in variable.lower() for word in ("password", "secret", "webhook", "token", "key"))
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per invalid setting, naming its ``LIVEOPS_*`` variable, the value given and what is wrong."""
+    lines = []
+    for error in exc.errors():
+        where = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
+        variable = ENV_PREFIX + "__".join(where).upper() if where else "(settings)"
+        given = error.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) and not _secret(variable) else ""
+        lines.append(f"  {variable}{shown}: {error.get('msg', 'invalid value')}")
+    return "\n".join(lines)
 
 
 def load_settings() -> Settings:
     """The settings from the environment and ``.env``; invalid ones end the command with exit code 2."""
+    from pydantic import ValidationError
+
+    from liveops.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
-        typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+        typer.secho("Invalid settings (environment or .env):\n" + describe_settings_error(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+def analyst_copy_path() -> Path:
+    """Where the analyst copy is, as :attr:`Settings.analyst_copy` says, without loading every setting.
+
+    ``liveops query`` needs only this path; reading two variables (environment first, then ``.env``, names
+    case-insensitive, like the settings) spares it the ~0.3 s of building the whole settings object.
+    """
+    values: dict[str, str] = {}
+    if Path(".env").is_file():
+        from dotenv import dotenv_values
+
+        values = {k.upper(): v for k, v in dotenv_values(".env", encoding="utf-8").items() if v is not None}
+    values |= {k.upper(): v for k, v in os.environ.items()}
+    if analyst := values.get(ENV_PREFIX + "ANALYST_PATH"):
+        return Path(analyst)
+    warehouse = Path(values.get(ENV_PREFIX + "DUCKDB_PATH") or "data/warehouse.duckdb")
+    return warehouse.with_name(warehouse.stem + ".analyst.duckdb")
 
 
 def say(message: str) -> None:

@@ -13,12 +13,14 @@ import signal
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from liveops.console import fail, load_settings, say
-from liveops.settings import Settings
+
+if TYPE_CHECKING:
+    from liveops.settings import Settings
 
 REPORT_FILES = ("report.html", "summary.md", "summary.json")
 
