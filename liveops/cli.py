@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from liveops.console import fail, load_settings, quiet_third_parties, say
+from liveops.console import PREFECT_HELP, fail, load_settings, quiet_third_parties, say, tracked_by_prefect
 
 if TYPE_CHECKING:
     from liveops.settings import Settings
@@ -179,7 +179,7 @@ def ingest(
         bool, typer.Option("--follow", help="keep consuming new messages until Ctrl-C (default: drain and stop)")
     ] = False,
     prefect: Annotated[
-        bool, typer.Option("--prefect/--no-prefect", help="run as the Prefect flow `ingest-events`")
+        bool, typer.Option("--prefect/--no-prefect", help=PREFECT_HELP.format(flow="ingest-events"))
     ] = True,
 ) -> None:
     """Consume the four topics into DuckDB: validate, quarantine bad messages, drop duplicates, exactly once.
@@ -206,7 +206,7 @@ def ingest(
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        if prefect and not follow:
+        if tracked_by_prefect(prefect) and not follow:
             totals = ingest_events(settings, follow=False, run_label=_now_label())
             say(f"ingest done: {totals}")
             return

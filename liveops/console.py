@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -89,3 +90,38 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``message`` in red on stderr; return the exit to raise (``raise fail(...)``)."""
     typer.secho(message, fg="red", err=True)
     return typer.Exit(code)
+
+
+def tracked_by_prefect(requested: bool) -> bool:
+    """Whether an ad-hoc command runs its Prefect flow: asked for (``--prefect``, the default) AND a Prefect
+    API is configured (``PREFECT_API_URL``). Otherwise the same code runs as plain functions: no temporary
+    Prefect server is started for a one-off command (that costs seconds and can time out under load).
+    """
+    return requested and bool(os.environ.get("PREFECT_API_URL", "").strip())
+
+
+PREFECT_HELP = (
+    "with PREFECT_API_URL set, run as the Prefect flow `{flow}` tracked on that server; "
+    "otherwise (and with --no-prefect) run directly, without a Prefect server"
+)
+
+
+def parse_day(value: str | date) -> date:
+    """A ``YYYY-MM-DD`` option value as a date; a clear error for a malformed or non-existent date."""
+    import re
+    from datetime import date as date_type
+
+    if isinstance(value, date_type):
+        return value
+    text = value.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-11-01 (YYYY-MM-DD)")
+    try:
+        return date_type.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"the date {text} does not exist ({exc})") from None
+
+
+def day_option(help: str) -> Any:
+    """The one ``--date YYYY-MM-DD`` option every command that takes a day uses (parsed by :func:`parse_day`)."""
+    return typer.Option("--date", metavar="YYYY-MM-DD", parser=parse_day, help=help, show_default=False)

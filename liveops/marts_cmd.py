@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from liveops.console import analyst_copy_path, fail, load_settings, say
+from liveops.console import PREFECT_HELP, analyst_copy_path, fail, load_settings, say, tracked_by_prefect
 
 # Statement types a read-only analyst query may have (SHOW, DESCRIBE, SUMMARIZE, VALUES, FROM-first and
 # PIVOT-free queries all parse as SELECT).
@@ -63,7 +63,7 @@ def build(
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="rebuild every day with data")] = False,
     prefect: Annotated[
-        bool, typer.Option("--prefect/--no-prefect", help="run as the Prefect flow `build-marts`")
+        bool, typer.Option("--prefect/--no-prefect", help=PREFECT_HELP.format(flow="build-marts"))
     ] = True,
 ) -> None:
     """Build the marts (sessions, minute concurrency, daily figures, retention) from the raw tables.
@@ -87,7 +87,7 @@ def build(
         raise fail(f"--from {start} is after --to {end}", 2)
     settings = load_settings()
     try:
-        if prefect:
+        if tracked_by_prefect(prefect):
             summary = build_marts_flow(settings, start, end, full, run_label=build_label(start, end, full))
             say(f"build done: {summary['mode']} build of {len(summary['days'])} day(s) in {summary['seconds']:.1f} s")
         else:
