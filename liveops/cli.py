@@ -9,13 +9,15 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from liveops.console import fail, load_settings, say
+from liveops.console import PREFECT_HELP, fail, load_settings, quiet_third_parties, say, tracked_by_prefect
 from liveops.redact import REDACTOR
-from liveops.settings import Settings
+
+if TYPE_CHECKING:
+    from liveops.settings import Settings
 
 app = typer.Typer(
     help=(
@@ -57,6 +59,7 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug messages")] = False,
 ) -> None:
     """liveops command line."""
+    quiet_third_parties()
     # Every log record, from any library, has the settings' secret values masked (liveops/redact.py).
     REDACTOR.install()
     logging.basicConfig(
@@ -179,7 +182,7 @@ def ingest(
         bool, typer.Option("--follow", help="keep consuming new messages until Ctrl-C (default: drain and stop)")
     ] = False,
     prefect: Annotated[
-        bool, typer.Option("--prefect/--no-prefect", help="run as the Prefect flow `ingest-events`")
+        bool, typer.Option("--prefect/--no-prefect", help=PREFECT_HELP.format(flow="ingest-events"))
     ] = True,
 ) -> None:
     """Consume the four topics into DuckDB: validate, quarantine bad messages, drop duplicates, exactly once.
@@ -206,7 +209,7 @@ def ingest(
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        if prefect and not follow:
+        if tracked_by_prefect(prefect) and not follow:
             from prefect.client.schemas.objects import State
 
             state = ingest_events(settings, follow=False, run_label=_now_label(), return_state=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -18,11 +19,14 @@ from typing import Annotated, Any
 
 import typer
 
-from liveops.console import fail, load_settings, say
+from liveops.console import PREFECT_HELP, analyst_copy_path, fail, load_settings, say, tracked_by_prefect
 
 # Statement types a read-only analyst query may have (SHOW, DESCRIBE, SUMMARIZE, VALUES, FROM-first and
 # PIVOT-free queries all parse as SELECT).
 _READ_ONLY_TYPES = frozenset({"SELECT", "EXPLAIN"})
+
+# Rows ``liveops query`` prints in table format in a terminal unless ``--limit`` says otherwise.
+DEFAULT_TABLE_ROWS = 40
 
 
 class OutputFormat(StrEnum):
@@ -59,7 +63,7 @@ def build(
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="rebuild every day with data")] = False,
     prefect: Annotated[
-        bool, typer.Option("--prefect/--no-prefect", help="run as the Prefect flow `build-marts`")
+        bool, typer.Option("--prefect/--no-prefect", help=PREFECT_HELP.format(flow="build-marts"))
     ] = True,
 ) -> None:
     """Build the marts (sessions, minute concurrency, daily figures, retention) from the raw tables.
@@ -83,7 +87,7 @@ def build(
         raise fail(f"--from {start} is after --to {end}", 2)
     settings = load_settings()
     try:
-        if prefect:
+        if tracked_by_prefect(prefect):
             summary = build_marts_flow(settings, start, end, full, run_label=build_label(start, end, full))
             say(f"build done: {summary['mode']} build of {len(summary['days'])} day(s) in {summary['seconds']:.1f} s")
         else:
@@ -104,19 +108,30 @@ def build(
 # ---------------------------------------------------------------------------------------------------------
 
 
+class QueryRefused(ValueError):
+    """A well-formed statement that ``liveops query`` does not run (a write, or more than one statement)."""
+
+
+# Cells of ``--format csv`` that start with one of these are neutralised (OWASP "CSV injection"): a
+# spreadsheet would read them as a formula.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def check_read_only(sql: str) -> str:
-    """The single statement of ``sql`` if it only reads; raises ValueError saying why otherwise."""
+    """The single statement of ``sql`` if it only reads.
+
+    Raises:
+        QueryRefused: it is not exactly one read-only statement.
+        duckdb.ParserException: it is not valid SQL (a syntax error).
+    """
     import duckdb
 
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise ValueError(str(exc)) from exc
+    statements = duckdb.extract_statements(sql)
     if len(statements) != 1:
-        raise ValueError(f"give exactly one statement (got {len(statements)})")
+        raise QueryRefused(f"give exactly one statement (got {len(statements)})")
     kind = statements[0].type.name
     if kind not in _READ_ONLY_TYPES:
-        raise ValueError(
+        raise QueryRefused(
             f"{kind} statements are refused: the analyst copy is read-only, and `liveops query` runs queries "
             "only (SELECT, WITH, FROM, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN). The marts are written by `liveops build`."
         )
@@ -147,14 +162,61 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """An aligned text table: numbers right-aligned, text left-aligned, a rule under the header."""
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: East Asian wide and full-width characters take two, combining marks none."""
+    import unicodedata
+
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` terminal columns, ending in ``…`` when cut."""
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for char in text:
+        w = display_width(char)
+        if used + w > width - 1:
+            break
+        out.append(char)
+        used += w
+    return "".join(out) + "…"
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    gap = " " * max(0, width - display_width(text))
+    return gap + text if right else text + gap
+
+
+# Narrowest a column is squeezed to when the table is wider than the terminal.
+_MIN_COLUMN = 6
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int | None = None) -> str:
+    """An aligned text table: numbers right-aligned, text left-aligned, a rule under the header.
+
+    Widths are terminal columns (a CJK character takes two). With ``max_width``, the widest columns are
+    narrowed (to no less than a few columns each) until the table fits, their cells cut with ``…``; newlines
+    and tabs inside a value are shown as spaces so a row stays one line.
+    """
+    cells = [[" ".join(_cell(v).split()) if isinstance(v, str) else _cell(v) for v in row] for row in rows]
+    widths = [max([display_width(name), *(display_width(row[i]) for row in cells)]) for i, name in enumerate(columns)]
     right = [any(_numeric(row[i]) for row in rows) for i in range(len(columns))]
+    if max_width is not None:
+        budget = max_width - 2 * (len(columns) - 1)
+        while sum(widths) > budget:
+            widest = max(range(len(widths)), key=lambda i: widths[i])
+            if widths[widest] <= _MIN_COLUMN:
+                break
+            widths[widest] -= 1
 
     def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)]
+        parts = [_pad(_clip(v, w), w, r) for v, w, r in zip(values, widths, right, strict=True)]
         return "  ".join(parts).rstrip()
 
     out = [line(list(columns)), "  ".join("-" * w for w in widths)]
@@ -192,16 +254,37 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """RFC 4180 CSV with a header; NULL is an empty field, timestamps ISO 8601."""
+def neutralise_csv_cell(value: Any) -> Any:
+    """``value`` made inert for a spreadsheet: text starting with ``= + - @``, tab or CR gets a leading ``'``.
+
+    OWASP's advice against CSV (formula) injection. Only text is touched: numbers (``-3``) stay numbers.
+    """
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]], raw: bool = False) -> str:
+    """RFC 4180 CSV with a header; NULL is an empty field, timestamps ISO 8601.
+
+    Text cells (and column names) that a spreadsheet would run as a formula are prefixed with ``'``
+    (:func:`neutralise_csv_cell`) unless ``raw``.
+    """
     import io
 
+    def keep(value: Any) -> Any:
+        return value if raw else neutralise_csv_cell(value)
+
+    # Rows end in "\n"; the writer is told "\r\n" so that a field holding a lone "\r" is quoted too.
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_csv_value(v) for v in row])
-    return buffer.getvalue().rstrip("\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    lines = []
+    for values in [[keep(name) for name in columns], *([keep(_csv_value(v)) for v in row] for row in rows)]:
+        writer.writerow(values)
+        lines.append(buffer.getvalue().removesuffix("\r\n"))
+        buffer.seek(0)
+        buffer.truncate()
+    return "\n".join(lines)
 
 
 def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -214,8 +297,8 @@ def run_query(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run one read-only query on the DuckDB file ``path`` opened read-only; timestamps come back in UTC.
 
     Raises:
-        ValueError: the statement is not a query (refused before it reaches DuckDB), or DuckDB refused a write.
-        duckdb.Error: any other DuckDB error (unknown table, type error, ...).
+        QueryRefused: the statement is not a query (refused before it reaches DuckDB), or DuckDB refused a write.
+        duckdb.Error: any other DuckDB error (syntax error, unknown table, type error, ...).
     """
     import duckdb
 
@@ -227,7 +310,7 @@ def run_query(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
             relation = con.sql(sql)
         except duckdb.InvalidInputException as exc:
             if "read-only" in str(exc):
-                raise ValueError(f"the analyst copy is read-only; writes are refused ({exc})") from exc
+                raise QueryRefused(f"the analyst copy is read-only; writes are refused ({exc})") from exc
             raise
         if relation is None:
             return [], []
@@ -249,6 +332,24 @@ def query(
         OutputFormat,
         typer.Option("--format", "-f", help="table (aligned, for reading), csv or json (for other tools)"),
     ] = OutputFormat.table,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=0,
+            help=f"table format: print at most this many rows (default: {DEFAULT_TABLE_ROWS} in a terminal, all "
+            "when piped; 0: all), then a line saying how many more; csv and json are never capped",
+            show_default=False,
+        ),
+    ] = None,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            "--raw-csv",
+            help="csv format: write text cells exactly as stored; by default a cell starting with = + - @, "
+            "tab or CR gets a leading ' so a spreadsheet does not run it as a formula",
+        ),
+    ] = False,
 ) -> None:
     """Run a read-only SQL query against the analyst copy of the warehouse and print the result.
 
@@ -261,9 +362,8 @@ def query(
     """
     import duckdb
 
-    settings = load_settings()
     text = sys.stdin.read() if sql == "-" else sql
-    path = settings.analyst_copy
+    path = analyst_copy_path()
     if not path.exists():
         raise fail(
             f"no analyst copy at {path} yet: run `liveops ingest` first (it publishes the copy), "
@@ -271,19 +371,29 @@ def query(
         )
     try:
         columns, rows = run_query(path, text)
-    except ValueError as exc:
-        raise fail(f"refused: {exc}", 2) from exc
+    except QueryRefused as exc:
+        raise fail(f"refused: {exc}", 2) from None
+    except duckdb.ParserException as exc:
+        raise fail(f"error: {exc}") from None
     except duckdb.CatalogException as exc:
         raise fail(
             f'{exc}\nList what exists with `liveops query "SHOW TABLES"`; if the marts are missing, run '
             "`liveops build`."
-        ) from exc
+        ) from None
     except duckdb.Error as exc:
-        raise fail(str(exc)) from exc
+        raise fail(f"error: {exc}") from None
     if output is OutputFormat.csv:
-        typer.echo(format_csv(columns, rows))
-    elif output is OutputFormat.json:
+        typer.echo(format_csv(columns, rows, raw=raw_csv))
+        return
+    if output is OutputFormat.json:
         typer.echo(format_json(columns, rows))
-    else:
-        typer.echo(format_table(columns, rows))
-        say(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")
+        return
+    terminal = sys.stdout.isatty()
+    cap = limit if limit is not None else (DEFAULT_TABLE_ROWS if terminal else 0)
+    shown = rows[:cap] if cap else rows
+    width = shutil.get_terminal_size().columns if terminal else None
+    typer.echo(format_table(columns, shown, max_width=width))
+    if len(shown) < len(rows):
+        more = len(rows) - len(shown)
+        typer.echo(f"... {more:,} more row{'s' if more != 1 else ''} (--limit 0 shows all; --format csv for tools)")
+    say(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")

@@ -13,18 +13,16 @@ import signal
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from liveops.console import fail, load_settings, say
-from liveops.settings import Settings
+from liveops.console import day_option, fail, load_settings, say
+
+if TYPE_CHECKING:
+    from liveops.settings import Settings
 
 REPORT_FILES = ("report.html", "summary.md", "summary.json")
-
-
-def _day_option(value: datetime | None) -> date | None:
-    return value.date() if value is not None else None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -157,12 +155,7 @@ def backfill(
 
 
 def deliver(
-    day: Annotated[
-        datetime | None,
-        typer.Option(
-            formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="day of the report (default: yesterday, report time zone)"
-        ),
-    ] = None,
+    day: Annotated[date | None, day_option("day of the report (default: yesterday, report time zone)")] = None,
 ) -> None:
     """Deliver a written report (again) over the configured webhook and/or e-mail, and record it.
 
@@ -176,7 +169,7 @@ def deliver(
         raise fail(
             "no delivery channel: set LIVEOPS_DELIVERY_WEBHOOK_URL and/or LIVEOPS_SMTP_HOST + LIVEOPS_MAIL_TO", 2
         )
-    chosen = _day_option(day) or report_day(settings, datetime.now(UTC))
+    chosen = day or report_day(settings, datetime.now(UTC))
     files = ReportFiles.in_dir(settings.reports_dir, chosen)
     if files.missing():
         raise fail(f"no report of {chosen} in {files.directory}: write it first", 2)

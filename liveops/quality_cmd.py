@@ -5,12 +5,12 @@ Registered by the main app (``liveops.cli``) as the ``quality`` command.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from liveops.console import fail, load_settings
+from liveops.console import PREFECT_HELP, day_option, fail, load_settings, tracked_by_prefect
 
 if TYPE_CHECKING:
     from quality.checks import QualityReport
@@ -46,17 +46,9 @@ def format_report(report: QualityReport, timezone: str) -> str:
 
 
 def quality(
-    day: Annotated[
-        datetime,
-        typer.Option(
-            "--date",
-            formats=["%Y-%m-%d"],
-            metavar="YYYY-MM-DD",
-            help="the day to check (a calendar day of LIVEOPS_REPORT_TIMEZONE)",
-        ),
-    ],
+    day: Annotated[date, day_option("the day to check (a calendar day of LIVEOPS_REPORT_TIMEZONE)")],
     prefect: Annotated[
-        bool, typer.Option("--prefect/--no-prefect", help="run as the Prefect flow `check-quality`")
+        bool, typer.Option("--prefect/--no-prefect", help=PREFECT_HELP.format(flow="check-quality"))
     ] = True,
 ) -> None:
     """Check a day's data with Great Expectations before anyone reads it; exit 1 on a critical failure.
@@ -72,9 +64,8 @@ def quality(
     from flows.quality import NoDataForDay, check_quality, run_quality
 
     settings = load_settings()
-    date = day.date()
     try:
-        report = check_quality(settings, date) if prefect else run_quality(settings, date)
+        report = check_quality(settings, day) if tracked_by_prefect(prefect) else run_quality(settings, day)
     except NoDataForDay as exc:
         raise fail(f"Nothing to check: {exc}") from exc
     except duckdb.IOException as exc:

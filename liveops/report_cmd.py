@@ -5,13 +5,13 @@ Registered by the main app (``liveops.cli``) as the ``report`` command.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from liveops.console import load_settings
+from liveops.console import PREFECT_HELP, day_option, load_settings, tracked_by_prefect
 
 
 class ReportLanguage(StrEnum):
@@ -23,13 +23,8 @@ class ReportLanguage(StrEnum):
 
 def report(
     day: Annotated[
-        datetime | None,
-        typer.Option(
-            "--date",
-            formats=["%Y-%m-%d"],
-            metavar="YYYY-MM-DD",
-            help="the day to report (a day of LIVEOPS_REPORT_TIMEZONE); default: yesterday there",
-        ),
+        date | None,
+        day_option("the day to report (a day of LIVEOPS_REPORT_TIMEZONE); default: yesterday there"),
     ] = None,
     lang: Annotated[
         ReportLanguage | None,
@@ -40,7 +35,7 @@ def report(
         ),
     ] = None,
     prefect: Annotated[
-        bool, typer.Option("--prefect/--no-prefect", help="run as the Prefect flow `daily-report`")
+        bool, typer.Option("--prefect/--no-prefect", help=PREFECT_HELP.format(flow="daily-report"))
     ] = True,
 ) -> None:
     """Write the daily report of a day and print the paths written.
@@ -55,10 +50,10 @@ def report(
     from reports.model import ReportError
 
     settings = load_settings()
-    chosen = default_day(settings) if day is None else day.date()
+    chosen = default_day(settings) if day is None else day
     langs = [lang.value] if lang is not None else None
     try:
-        if prefect:
+        if tracked_by_prefect(prefect):
             paths = daily_report_flow(settings, chosen, langs)
         else:
             paths = [str(p) for p in run_report(settings, chosen, [lang.value] if lang is not None else None)]

@@ -10,17 +10,29 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
-from liveops.console import register_secrets
-from liveops.settings import Settings
-from streams.simulator import SimConfig, SimMessage
-from streams.simulator import simulate as generate_traffic
+from liveops.console import load_settings
 
-_DEFAULTS = SimConfig()
+if TYPE_CHECKING:
+    from streams.simulator import SimMessage
+
+# The option defaults: those of ``streams.simulator.SimConfig`` (a test keeps them equal). Spelled out here
+# so that ``liveops --help`` need not import the simulator (and Polars with it).
+_DEFAULTS = SimpleNamespace(
+    start_date=date(2026, 11, 1),
+    days=1,
+    users=2000,
+    channels=20,
+    campaigns=4,
+    seed=7,
+    duplicate_rate=0.01,
+    late_rate=0.005,
+    malformed_rate=0.001,
+)
 
 
 class _Tally:
@@ -154,12 +166,10 @@ def simulate(
 
     --out DIR writes JSON-lines files instead (no broker needed); --replay DIR sends such files to Kafka.
     """
-    try:
-        settings = Settings()
-        register_secrets(settings)
-    except ValidationError as exc:
-        typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+    from streams.simulator import SimConfig
+    from streams.simulator import simulate as generate_traffic
+
+    settings = load_settings()
     first_day = _start_date(start_date) or _DEFAULTS.start_date
     try:
         config = SimConfig(
