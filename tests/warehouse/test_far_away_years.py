@@ -1,11 +1,15 @@
-"""An event stamped in a far-away year is quarantined at decode and cannot break or stall the build."""
+"""An event stamped in a far-away year is quarantined at decode and cannot break or stall the build, the
+quality gate or the report."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from liveops.settings import Topics
+from flows.quality import run_quality
+from flows.report import run_report
+from liveops.settings import Settings, Topics
 from streams.simulator import SimMessage
 from tests.wire import encode, wire_event
 from warehouse.loader import DuckDBWarehouse, connect
@@ -15,7 +19,7 @@ from warehouse.offline import load_offline
 FAR_AWAY = ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2126-11-21T10:00:00Z"]
 
 
-def test_far_away_years_end_to_end_through_offline_load_and_build(tmp_path: Path) -> None:
+def test_far_away_years_end_to_end_through_offline_load_build_quality_and_report(tmp_path: Path) -> None:
     emitted = datetime(2026, 11, 1, 10, tzinfo=UTC)
     good = [wire_event("like", event_time="2026-11-01T10:00:00Z") for _ in range(3)]
     bad = [wire_event("like", event_time=t) for t in FAR_AWAY]
@@ -29,5 +33,17 @@ def test_far_away_years_end_to_end_through_offline_load_and_build(tmp_path: Path
         assert reasons == [("out_of_range", "event_time", len(FAR_AWAY))]
         assert con.sql("SELECT count(*) FROM raw_engagement_events").fetchall() == [(3,)]
         build_marts(con, None, "Asia/Shanghai", timedelta(hours=2), full=True)  # neither fails nor walks a century
+        assert con.sql("SELECT min(day), max(day) FROM build_days").fetchall() == [(date(2026, 11, 1),) * 2]
     finally:
         con.close()
+    with DuckDBWarehouse(path, tmp_path / "analyst.duckdb") as warehouse:
+        warehouse.publish()
+    settings = Settings(
+        duckdb_path=path, analyst_path=tmp_path / "analyst.duckdb", reports_dir=tmp_path / "reports",
+        report_timezone="Asia/Shanghai",
+    )  # fmt: skip
+    quality = run_quality(settings, date(2026, 11, 1), data_docs=False)
+    assert quality.verified, [r.name for r in quality.critical_failures]
+    run_report(settings, date(2026, 11, 1), ["en"])
+    summary = json.loads((tmp_path / "reports" / "2026-11-01" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["data_quality"]["quarantined_by_reason"] == {"out_of_range": len(FAR_AWAY)}
