@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,25 +19,30 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    """A real single-node KRaft broker on free ports in a temporary directory, the code `liveops kafka up` runs.
-
-    The jars are cached in the repository's `.liveops/jars` (git-ignored), as for users.
-    """
+@contextmanager
+def local_broker(home: Path, heap: str = "768m") -> Iterator[LocalBroker]:
+    """A real single-node KRaft broker on free ports under ``home``, the code `liveops kafka up` runs; stopped
+    on exit. The jars are cached in the repository's `.liveops/jars` (git-ignored), as for users."""
     port = free_port()
     controller = free_port()
     while controller == port:
         controller = free_port()
     broker = LocalBroker(
-        home=tmp_path_factory.mktemp("kafka"), jars_cache=REPO / ".liveops" / "jars", port=port,
-        controller_port=controller, partitions=3, heap="768m",
+        home=home, jars_cache=REPO / ".liveops" / "jars", port=port, controller_port=controller, partitions=3,
+        heap=heap,
     )  # fmt: skip
     broker.up(timeout=120)
     try:
         yield broker
     finally:
         broker.down()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """The session's broker (:func:`local_broker`)."""
+    with local_broker(tmp_path_factory.mktemp("kafka")) as broker:
+        yield broker
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 
 from liveops.settings import Settings
 from streams.broker import LocalBroker, free_port
-from tests.conftest import REPO
+from tests.conftest import local_broker
 from tests.integration.test_ingest import produce
 from tests.wire import encode, wire_event
 
@@ -28,19 +28,9 @@ pytestmark = pytest.mark.kafka
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    port = free_port()
-    controller = free_port()
-    while controller == port:
-        controller = free_port()
-    own = LocalBroker(
-        home=tmp_path / "kafka", jars_cache=REPO / ".liveops" / "jars", port=port, controller_port=controller,
-        partitions=3, heap="512m",
-    )  # fmt: skip
-    own.up(timeout=120)
-    try:
+    """A broker of this test's own: the test stops it."""
+    with local_broker(tmp_path / "kafka", heap="512m") as own:
         yield own
-    finally:
-        own.down()
 
 
 def test_a_broker_dying_mid_run_ends_ingest_with_one_line_and_a_rerun_loads_everything(
