@@ -85,10 +85,11 @@ def test_analyst_copy_is_readable_while_ingest_holds_the_warehouse(settings: Set
 
     stop = threading.Event()
     errors: list[BaseException] = []
+    loaded = threading.Event()
 
     def follow() -> None:
         try:
-            ingest_once(settings, follow=True, stop=stop)
+            ingest_once(settings, follow=True, stop=stop, progress=lambda p: p.loaded >= 5 and loaded.set())
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -108,6 +109,7 @@ def test_analyst_copy_is_readable_while_ingest_holds_the_warehouse(settings: Set
         assert probe.returncode != 0 and "lock" in probe.stderr.lower()
         with duckdb.connect(str(settings.analyst_copy), read_only=True) as con:
             assert con.execute("SELECT count(*) FROM raw_engagement_events").fetchone()[0] >= 20  # type: ignore[index]
+        assert loaded.wait(timeout=120), "the follow run did not load the 5 new messages"
     finally:
         stop.set()
         runner.join(timeout=60)
