@@ -47,6 +47,12 @@ def _register_commands() -> None:
     app.command("status")(status)
 
 
+def _register_plan() -> None:
+    from liveops.plan_cmd import plan_app
+
+    app.add_typer(plan_app, name="plan", no_args_is_help=True)
+
+
 kafka_app = typer.Typer(help="Run a real local Apache Kafka broker (KRaft, single node) for development and tests.")
 app.add_typer(kafka_app, name="kafka", no_args_is_help=True)
 
@@ -231,6 +237,7 @@ def _now_label() -> str:
 
 
 _register_commands()
+_register_plan()
 
 
 @app.command()
