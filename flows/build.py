@@ -64,10 +64,12 @@ def run_build(
     with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
         days = None
         if not full and (from_day is not None or to_day is not None):
-            days = _days_between(data_days(warehouse.con, settings.report_timezone), from_day, to_day)
+            days = _days_between(
+                data_days(warehouse.con, settings.report_timezone, settings.max_clock_skew), from_day, to_day
+            )
         result = build_marts(
             warehouse.con, days, settings.report_timezone, settings.allowed_lateness, full=full,
-            progress=progress, slice_events=settings.build_slice_events,
+            max_clock_skew=settings.max_clock_skew, progress=progress, slice_events=settings.build_slice_events,
         )  # fmt: skip
         refresh_plan_mart(warehouse.con)  # the plan's attainment for the current plan version (docs/plan.md)
         warehouse.publish()

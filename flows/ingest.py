@@ -18,17 +18,22 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import polars as pl
 from prefect import flow, get_run_logger
+from prefect.states import Failed
 
 from liveops.settings import Settings
 from schemas.events import Family
-from streams.consumer import BatchSource, KafkaBatchSource, Offsets
+from streams.consumer import BatchSource, KafkaBatchSource, Offsets, SourceError, SourceUnavailable
 from transforms.decode import decode_messages
 from warehouse.loader import DuckDBWarehouse, WarehouseWriter
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+# The start of the message of an ingest-events run that ended because Kafka could not be read.
+SOURCE_FAILED = "ingest stopped: "
 
 
 @dataclass
@@ -74,6 +79,7 @@ def run_ingest(
     progress: Callable[[IngestProgress], None] | None = None,
     publish_every_s: float = 30.0,
     poll_timeout_s: float = 10.0,
+    retry_s: float = 60.0,
 ) -> IngestProgress:
     """Consume the topics into the warehouse in micro-batches.
 
@@ -88,9 +94,41 @@ def run_ingest(
         progress: called after every committed batch.
         publish_every_s: in follow mode, publish the analyst copy at most this often (always at the end).
         poll_timeout_s: how long one batch may wait for messages.
+        retry_s: when Kafka stops answering (a call fails, or no message comes while some are expected),
+            keep retrying for this long, then stop with :class:`SourceError` (what happened, that nothing
+            is lost, what to run). Every batch committed before stays committed.
+
+    Raises:
+        SourceError: Kafka did not answer for ``retry_s``.
     """
     stop = stop or threading.Event()
     totals = IngestProgress()
+    stalled_since: float | None = None
+
+    def stalled(why: str) -> None:
+        """Note a failed attempt; give up once Kafka has not answered for ``retry_s``; else wait a second."""
+        nonlocal stalled_since
+        now = time.monotonic()
+        if stalled_since is None:
+            stalled_since = now
+            log.warning("Kafka did not answer (%s); retrying for up to %.0f s", why, retry_s)
+        elif now - stalled_since >= retry_s:
+            raise SourceError(
+                f"the Kafka broker stopped answering during ingest and did not come back within {retry_s:.0f} s "
+                f"({why}). Nothing is lost: {totals.batches:,} batch(es) ({totals.messages:,} messages) of this run "
+                "are committed with their offsets. Start the broker again (`liveops status` shows whether it "
+                "answers), then rerun `liveops ingest`: it continues where this run stopped."
+            )
+        stop.wait(1.0)
+
+    def call(fn: Callable[..., _T], *args: Any) -> _T | None:
+        """``fn(*args)`` on the Kafka thread; None (after :func:`stalled`) when Kafka did not answer."""
+        try:
+            return kafka.submit(fn, *args).result()
+        except SourceUnavailable as exc:
+            stalled(str(exc))
+            return None
+
     # Every call on the Kafka client runs on this one thread (kafka-python's consumer is not thread-safe).
     # It reads batch n+1 while this thread decodes and loads batch n: decoding and loading run in Polars and
     # DuckDB, which release the GIL, so the two overlap on two cores. Offsets stay strictly ordered: batch
@@ -101,7 +139,11 @@ def run_ingest(
         kafka.submit(source.seek, position).result()
         # Offsets are per partition; a partition never seen starts at 0 (the beginning, retention aside).
         position = {tp: position.get(tp, 0) for tp in kafka.submit(source.partitions).result()}
-        until = kafka.submit(source.end_offsets).result()
+        ends = None
+        while ends is None and not stop.is_set():
+            ends = call(source.end_offsets)
+        until = ends or {}
+        stalled_since = None
         read_to = dict(position)  # how far the reader has been asked to read
         pending: Future[pl.DataFrame] | None = None
         last_commit: Future[None] | None = None
@@ -109,7 +151,10 @@ def run_ingest(
         while not stop.is_set():
             if pending is None:
                 if follow:
-                    until = kafka.submit(source.end_offsets).result()
+                    ends = call(source.end_offsets)
+                    if ends is None:
+                        continue
+                    until = ends
                 totals.lag = _lag(until, position)
                 if totals.lag == 0:
                     if not follow:
@@ -119,16 +164,18 @@ def run_ingest(
                 pending = kafka.submit(source.read_batch, batch_size, until, poll_timeout_s)
             started_at = datetime.now(UTC)
             tick = time.perf_counter()
-            messages = pending.result()
-            pending = None
-            totals.wait_s += time.perf_counter() - tick
-            if messages.is_empty():
-                if not follow:
-                    raise RuntimeError(
-                        f"Kafka returned no message within {poll_timeout_s:.0f} s while {totals.lag:,} were "
-                        "expected; is the broker healthy? Rerun `liveops ingest`: nothing is lost."
-                    )
+            try:
+                messages = pending.result()
+            except SourceUnavailable as exc:
+                stalled(str(exc))
                 continue
+            finally:
+                pending = None
+                totals.wait_s += time.perf_counter() - tick
+            if messages.is_empty():
+                stalled(f"no message within {poll_timeout_s:.0f} s while {totals.lag:,} were expected")
+                continue
+            stalled_since = None
             next_offsets = _next_offsets(messages)
             read_to.update(next_offsets)
             if _lag(until, read_to) > 0 and not stop.is_set():
@@ -188,19 +235,34 @@ def ingest_once(
 ) -> IngestProgress:
     """Run ingest with the Kafka source and the DuckDB warehouse that ``settings`` describe."""
     families: dict[str, Family] = {topic: family for family, topic in settings.topics.by_family().items()}  # type: ignore[misc]
-    source = KafkaBatchSource(settings.kafka_client_config(), list(families), settings.consumer_group)
+    retry_s = settings.kafka_retry_timeout.total_seconds()
+    # One Kafka request never waits longer than the whole retry window (at least 1 s, at most 30 s).
+    request_timeout_s = min(30.0, max(1.0, retry_s / 2))
+    source = KafkaBatchSource(
+        settings.kafka_client_config(), list(families), settings.consumer_group, request_timeout_s=request_timeout_s
+    )
     try:
         with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
-            return run_ingest(source, warehouse, families, settings.batch_size, follow, stop, progress)
+            return run_ingest(
+                source, warehouse, families, settings.batch_size, follow, stop, progress,
+                poll_timeout_s=min(10.0, max(1.0, retry_s / 2)), retry_s=retry_s,
+            )  # fmt: skip
     finally:
         source.close()
 
 
 @flow(name="ingest-events", flow_run_name="ingest-events-{run_label}", log_prints=False)
-def ingest_events(settings: Settings, follow: bool = False, run_label: str = "") -> dict[str, int]:
-    """Prefect flow: drain the four topics into the warehouse (or follow them until cancelled)."""
+def ingest_events(settings: Settings, follow: bool = False, run_label: str = "") -> Any:
+    """Prefect flow: drain the four topics into the warehouse (or follow them until cancelled).
+
+    When Kafka cannot be read (:class:`SourceError`), the run ends ``Failed`` with the error's one-line
+    message as the state's message, and no traceback (nothing is lost: a rerun continues).
+    """
     logger = get_run_logger()
-    totals = ingest_once(settings, follow=follow, progress=lambda p: logger.info(p.line()))
+    try:
+        totals = ingest_once(settings, follow=follow, progress=lambda p: logger.info(p.line()))
+    except SourceError as exc:
+        return Failed(message=f"{SOURCE_FAILED}{exc}")
     return {
         "batches": totals.batches, "messages": totals.messages, "loaded": totals.loaded,
         "duplicates": totals.duplicates, "quarantined": totals.quarantined,

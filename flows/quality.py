@@ -77,6 +77,7 @@ def run_quality(
             settings.allowed_lateness,
             report_time or datetime.now(UTC),
             data_docs_dir(settings, day) if data_docs else None,
+            max_clock_skew=settings.max_clock_skew,
         )
         warehouse.publish()
     return report

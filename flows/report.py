@@ -5,7 +5,7 @@ Prefect flow ``daily-report`` around it. Files go to ``<reports_dir>/<day>/`` (d
 
 - ``report.html`` and ``summary.md`` in the first language asked for (the default language: English),
 - ``report.<lang>.html`` and ``summary.<lang>.md`` for every language asked for (default: ``en`` and ``zh``),
-- ``summary.json`` (language-free, metrics.md's format),
+- ``summary.json`` (language-free, docs/metrics.md's format),
 - ``restatements.json`` only once the day has been restated (see :func:`restatements`).
 
 The warehouse is read through the analyst copy, opened read-only (the pipeline's own file when there is no

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from liveops.console import fail, load_settings, say
+from liveops.redact import REDACTOR
 from liveops.settings import Settings
 
 app = typer.Typer(
@@ -62,6 +63,8 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug messages")] = False,
 ) -> None:
     """liveops command line."""
+    # Every log record, from any library, has the settings' secret values masked (liveops/redact.py).
+    REDACTOR.install()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -195,7 +198,7 @@ def ingest(
     import signal
     import threading
 
-    from flows.ingest import IngestProgress, ingest_events, ingest_once
+    from flows.ingest import SOURCE_FAILED, IngestProgress, ingest_events, ingest_once
     from streams.consumer import SourceError
 
     settings = load_settings()
@@ -210,8 +213,13 @@ def ingest(
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         if prefect and not follow:
-            totals = ingest_events(settings, follow=False, run_label=_now_label())
-            say(f"ingest done: {totals}")
+            from prefect.client.schemas.objects import State
+
+            state = ingest_events(settings, follow=False, run_label=_now_label(), return_state=True)
+            assert isinstance(state, State)  # a sync flow returns its state, not an awaitable
+            if state.is_failed() and (state.message or "").startswith(SOURCE_FAILED):
+                raise fail(str(state.message))  # Kafka could not be read: one line, no traceback
+            say(f"ingest done: {state.result()}")
             return
         result = ingest_once(settings, follow=follow, stop=stop, progress=lambda p: say(p.line()))
     except SourceError as exc:
@@ -294,7 +302,7 @@ def demo(
     say("Building the marts (only the days new events touched) ...")
     run_build(settings, progress=lambda line: say("  " + line))
     with connect(settings.duckdb_path) as con:
-        built_days = data_days(con, settings.report_timezone)
+        built_days = data_days(con, settings.report_timezone, settings.max_clock_skew)
     if not built_days:
         raise fail("The warehouse holds no events: nothing to report.")
     last = built_days[-1]

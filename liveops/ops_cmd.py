@@ -270,7 +270,7 @@ def _warehouse_status(settings: Settings) -> dict[str, Any]:
                     "quarantined": totals[4],
                 }  # fmt: skip
         if "raw_viewer_events" in tables:
-            out["watermark"] = _iso(warehouse_watermark(con))
+            out["watermark"] = _iso(warehouse_watermark(con, settings.max_clock_skew))
         if "build_runs" in tables:
             build = _one(
                 con,

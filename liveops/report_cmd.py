@@ -46,7 +46,7 @@ def report(
     """Write the daily report of a day and print the paths written.
 
     Writes, under LIVEOPS_REPORTS_DIR/<day>/: report.html (one self-contained page: inline charts, no
-    script, no external resource), summary.md (for a chat message or an e-mail), summary.json (metrics.md's
+    script, no external resource), summary.md (for a chat message or an e-mail), summary.json (docs/metrics.md's
     machine-readable summary), and report.<lang>.html / summary.<lang>.md per language. The figures come from
     the marts in the analyst copy (`liveops build` first). Rerunning gives the same files apart from
     generated_at.

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Topics(BaseModel):
-    """Kafka topic names, one per event family of the contract (events.md)."""
+    """Kafka topic names, one per event family of the contract (docs/contract.md)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -75,9 +75,17 @@ class Settings(BaseSettings):
     reports_dir: Path = Field(Path("data/reports"), description="where daily reports are written, one folder per day")
     report_timezone: str = "UTC"
     allowed_lateness: timedelta = timedelta(hours=2)
+    max_clock_skew: timedelta = Field(
+        timedelta(minutes=5),
+        description="how far an event_time may run ahead of its Kafka timestamp before the watermark caps it",
+    )
 
     # Ingest
     batch_size: int = Field(100_000, ge=1, description="messages per ingest micro-batch")
+    kafka_retry_timeout: timedelta = Field(
+        timedelta(seconds=60),
+        description="how long ingest retries when the broker stops answering before it stops (nothing is lost)",
+    )
 
     # Marts build
     build_slice_events: int = Field(
@@ -112,6 +120,20 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'UTC', 'Asia/Shanghai')") from exc
+        return value
+
+    @field_validator("max_clock_skew")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("must not be negative (e.g. 'PT5M' or 300)")
+        return value
+
+    @field_validator("kafka_retry_timeout")
+    @classmethod
+    def _positive_retry(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive (e.g. 'PT1M' or 60)")
         return value
 
     @field_validator("ingest_interval")

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from liveops.console import register_secrets
 from liveops.settings import Settings
 from streams.simulator import SimConfig, SimMessage
 from streams.simulator import simulate as generate_traffic
@@ -144,7 +145,7 @@ def simulate(
 ) -> None:
     """Simulate the platform's traffic (streams, viewing sessions, engagement, campaigns) into Kafka.
 
-    Follows the event contract (shared/spec/events.md); the same options always give the same bytes.
+    Follows the event contract (docs/contract.md); the same options always give the same bytes.
 
     Like real at-least-once delivery, it includes duplicates, late events and malformed messages.
 
@@ -155,6 +156,7 @@ def simulate(
     """
     try:
         settings = Settings()
+        register_secrets(settings)
     except ValidationError as exc:
         typer.secho(f"Invalid settings:\n{exc}", fg="red", err=True)
         raise typer.Exit(2) from exc

@@ -387,9 +387,19 @@ def volume_frame(con: duckdb.DuckDBPyConnection, windows: Sequence[DayWindow]) -
     return frame, sum(counts[f][-1] for f in FAMILIES)
 
 
-def watermark(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """The latest ``event_time`` of any raw table (None when the warehouse holds no event)."""
-    sql = " UNION ALL ".join(f"SELECT max(event_time) AS m FROM {_raw(f)}" for f in FAMILIES)
+# How far an event_time may run ahead of its Kafka timestamp before the watermark caps it (as the build's).
+DEFAULT_MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def watermark(con: duckdb.DuckDBPyConnection, max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW) -> datetime | None:
+    """The watermark as the build reads it: the latest ``min(event_time, kafka_timestamp + max_clock_skew)``.
+
+    Returns:
+        The watermark (UTC); None when the warehouse holds no event.
+    """
+    skew = f"INTERVAL '{int(max_clock_skew / timedelta(microseconds=1))} microseconds'"
+    mark = f"least(event_time, coalesce(kafka_timestamp + {skew}, event_time))"
+    sql = " UNION ALL ".join(f"SELECT max({mark}) AS m FROM {_raw(f)}" for f in FAMILIES)
     value = _rows(con, f"SELECT max(m) FROM ({sql})")[0][0]
     return value.astimezone(UTC) if isinstance(value, datetime) else None
 
@@ -404,11 +414,15 @@ def event_span(con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime] | No
 
 
 def freshness_frame(
-    con: duckdb.DuckDBPyConnection, window: DayWindow, allowed_lateness: timedelta, report_time: datetime
+    con: duckdb.DuckDBPyConnection,
+    window: DayWindow,
+    allowed_lateness: timedelta,
+    report_time: datetime,
+    max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
 ) -> pl.DataFrame:
     """The freshness facts of the day (one row; :data:`FACT_FRAMES`)."""
     built = _rows(con, "SELECT complete FROM build_days WHERE day = $day", {"day": window.day})
-    mark = watermark(con)
+    mark = watermark(con, max_clock_skew)
     complete_at = window.end + allowed_lateness
     complete_now = mark is not None and mark >= complete_at
     row = {
@@ -514,6 +528,7 @@ def check_day(
     docs_dir: Path | None = None,
     suites: Sequence[Suite] = SUITES,
     store: bool = True,
+    max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
 ) -> QualityReport:
     """Check the last day of ``windows`` and store the results.
 
@@ -526,6 +541,7 @@ def check_day(
         docs_dir: render the GX Data Docs here (emptied first); None: no docs.
         suites: the suites to run (default: all of :data:`schemas.expectations.SUITES`).
         store: write the run, its results and the day's status to the warehouse.
+        max_clock_skew: how far an event may run ahead of its arrival before the watermark caps it.
 
     Returns:
         The results, timings and the day's status.
@@ -559,7 +575,7 @@ def check_day(
                 volume, events = volume_frame(cursor, windows)
                 return {
                     "volume": volume,
-                    "freshness": freshness_frame(cursor, window, allowed_lateness, report_time),
+                    "freshness": freshness_frame(cursor, window, allowed_lateness, report_time, max_clock_skew),
                     "referential": referential_frame(cursor, window),
                     "reconciliation": reconciliation_frame(cursor, window, events),
                 }, events

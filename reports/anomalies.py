@@ -1,10 +1,10 @@
-"""The anomaly rule of metrics.md, as a pure function.
+"""The anomaly rule of docs/metrics.md, as a pure function.
 
 A headline figure of day D is flagged when it lies more than 3 robust z-scores from the median of the
 previous 28 days, robust z = (x - median) / (1.4826 x MAD), MAD being the median of the absolute deviations
 from the median. With fewer than 7 previous days, or MAD = 0, nothing is flagged.
 
-Readings where metrics.md is silent (docs/report.md repeats them):
+Readings where docs/metrics.md is silent (docs/report.md repeats them):
 
 - "The previous 28 days" are the calendar days D-28 .. D-1; a day without a value for the figure (not
   built, or null: a ratio with a zero denominator) is left out and does not count towards the 7.

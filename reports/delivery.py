@@ -391,10 +391,36 @@ def mask_address(address: str) -> str:
     return f"{local[:1]}***{at}{domain}" if at else "***"
 
 
+def url_token_parts(url: str) -> list[str]:
+    """What of a webhook URL can hold its token: the URL, its path and query, each long path segment and
+    query value, and a password in it."""
+    parts = [url]
+    try:
+        split = urllib.parse.urlsplit(url)
+        password = split.password
+    except ValueError:
+        return parts
+    if split.path not in ("", "/"):
+        parts.append(split.path)
+        parts += [segment for segment in split.path.split("/") if len(segment) >= 8]
+    if split.query:
+        parts.append(split.query)
+        parts += [value for _, value in urllib.parse.parse_qsl(split.query) if len(value) >= 8]
+    if password:
+        parts.append(password)
+    return parts
+
+
 def _scrub(message: str, secrets: list[str]) -> str:
+    """``message`` with every secret masked: as is, URL-encoded, or escaped as JSON or Python would; cut to
+    500 characters (after masking, so no part of a secret is left at the cut)."""
+    forms = set()
     for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
+        if secret and len(secret) >= 4:
+            forms |= {secret, urllib.parse.quote(secret, safe=""), json.dumps(secret)[1:-1], repr(secret)[1:-1]}
+    for form in sorted(forms, key=len, reverse=True):
+        if len(form) >= 4:
+            message = message.replace(form, "***")
     return message[:500]
 
 
@@ -430,7 +456,9 @@ def send_webhook(content: ReportContent, target: WebhookTarget) -> None:
         method="POST",
         headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": _USER_AGENT},
     )
-    secrets = [target.url.get_secret_value(), url, urllib.parse.urlsplit(url).path, urllib.parse.urlsplit(url).query]
+    secrets = [*url_token_parts(target.url.get_secret_value()), *url_token_parts(url)]
+    if target.secret is not None:
+        secrets.append(target.secret.get_secret_value())
     try:
         with urllib.request.urlopen(request, timeout=target.timeout_s) as response:
             status, body = response.status, response.read(_RESPONSE_LIMIT)
@@ -443,7 +471,10 @@ def send_webhook(content: ReportContent, target: WebhookTarget) -> None:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         raise DeliveryError(_scrub(f"{type(exc).__name__}: {reason}", secrets)) from None
-    _check_response(target.format, status, body)
+    try:
+        _check_response(target.format, status, body)
+    except DeliveryError as exc:  # the platform's message can quote the token back
+        raise DeliveryError(_scrub(str(exc), secrets), retry=exc.retry) from None
 
 
 def email_message(content: ReportContent, target: SmtpTarget) -> EmailMessage:

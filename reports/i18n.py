@@ -151,6 +151,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "quarantined_by_reason": ("Quarantined by reason (all time)", "按原因的隔离消息（累计）"),
     "events_of_day": ("Valid events on this day", "当日有效事件"),
     "late_events": ("Late events on this day", "当日迟到事件"),
+    "future_events": (
+        "Arrived on this day stamped in the future (clock ahead)",
+        "当日到达但时间戳超前的事件（时钟超前）",
+    ),
     "expectations_failed": ("Expectations failed", "未通过的数据校验"),
     "quality_not_run": ("quality checks not run", "数据质量检查未运行"),
     "quality_passed": ("quality checks passed", "数据质量检查通过"),
@@ -201,8 +205,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "minutes_unit": ("min", "分钟"),
     "ms_unit": ("ms", "毫秒"),
     "definitions": (
-        "Definitions: metrics.md; every figure is a calendar day of the report time zone.",
-        "指标定义见 metrics.md；每个数值按报告时区的自然日计算。",
+        "Definitions: docs/metrics.md of the liveops repository; every figure is a calendar day of the report time zone.",
+        "指标定义见 liveops 代码库的 docs/metrics.md；每个数值按报告时区的自然日计算。",
     ),
     "sessions_col": ("Sessions", "会话"),
     "viewers_col": ("Viewers", "观众"),

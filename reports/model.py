@@ -3,7 +3,7 @@
 :func:`read_report` takes a DuckDB connection (the flow opens the analyst copy read-only) and a day, and
 returns a :class:`Report`: the headline figures with their deltas against the previous day and the same
 weekday last week, one section per ops responsibility (growth, viewing, content, QoE, community,
-campaigns, data quality), the anomalies of metrics.md's rule, and the state of the day (complete,
+campaigns, data quality), the anomalies of docs/metrics.md's rule, and the state of the day (complete,
 watermark, when it was built, whether the quality gate verified it). Renderers (HTML, Markdown, JSON) only
 read this model; nothing here formats a number or picks a language.
 
@@ -44,7 +44,7 @@ class MetricSpec:
     better: Better = "up"
 
 
-# The headline keys of summary.json, in metrics.md's order (pcu_at, an instant, is kept apart).
+# The headline keys of summary.json, in docs/metrics.md's order (pcu_at, an instant, is kept apart).
 HEADLINE_KEYS: tuple[str, ...] = (
     "dau",
     "wau",
@@ -384,7 +384,9 @@ class DataQuality:
         ingested: messages read from Kafka (valid + duplicates + quarantined), ``ingest_batches.messages``.
         duplicates_dropped: copies of an event already loaded (by ``event_id``).
         quarantined: messages that broke the contract. quarantined_by_reason: by reason code, sorted by name.
-        events: valid events in D. late_events: those that arrived after D was complete (metrics.md).
+        events: valid events in D. late_events: those that arrived after D was complete (docs/metrics.md).
+        future_events: events that arrived on D stamped more than the maximum clock skew ahead of their
+            arrival (a device clock running ahead); they count in their own day, the watermark caps them.
         gate: the quality gate's verdict on D.
     """
 
@@ -394,6 +396,7 @@ class DataQuality:
     quarantined_by_reason: tuple[tuple[str, int], ...]
     events: int
     late_events: int
+    future_events: int
     gate: QualityGate
 
     @property
@@ -797,6 +800,7 @@ def _data_quality(con: duckdb.DuckDBPyConnection, build: Mapping[str, Any], gate
         quarantined_by_reason=tuple((str(r), int(n)) for r, n in by_reason),
         events=int(build["events"]),
         late_events=int(build["late_events"]),
+        future_events=int(build.get("future_events") or 0),
         gate=gate,
     )
 

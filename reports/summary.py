@@ -1,4 +1,4 @@
-"""``summary.json``: the machine-readable daily summary, key for key as metrics.md's last section says.
+"""``summary.json``: the machine-readable daily summary, key for key as docs/metrics.md's last section says.
 
 Top-level keys, in this order: ``date``, ``timezone``, ``complete``, ``watermark``, ``generated_at``,
 ``headline``, ``retention``, ``categories``, ``top_channels``, ``campaigns``, ``sources``, ``data_quality``,
@@ -44,7 +44,7 @@ def rfc3339(instant: datetime) -> str:
 
 
 def build_summary(report: Report, generated_at: datetime) -> dict[str, Any]:
-    """The summary of ``report`` as a JSON-ready dict, keys in metrics.md's order.
+    """The summary of ``report`` as a JSON-ready dict, keys in docs/metrics.md's order.
 
     Args:
         report: the report model.
@@ -116,6 +116,7 @@ def build_summary(report: Report, generated_at: datetime) -> dict[str, Any]:
             "quarantined": dq.quarantined,
             "quarantined_by_reason": dict(dq.quarantined_by_reason),
             "late_events": dq.late_events,
+            "future_events": dq.future_events,
             "expectations_failed": dq.expectations_failed,
         },
         "anomalies": [

@@ -1,10 +1,10 @@
-"""The event contract (``shared/spec/events.md``) declared once, in code.
+"""The event contract (``docs/contract.md``) declared once, in code.
 
 Every field list in liveops derives from :data:`EVENT_TYPES`: the per-message validation rules
 (``transforms.decode``), the Polars schema of the typed rows (:func:`polars_schema`), the DuckDB DDL of the
 raw tables (:func:`duckdb_columns`), and the simulator's output. Nothing else spells out a field list.
 
-Readings of events.md where it is silent (documented in docs/contract.md):
+Readings of docs/contract.md where it is silent (documented in docs/ingest.md):
 
 - A field documented as "or null" / "may be null" may also be absent; absent means null.
 - Enumerations and ISO country codes that do not match are ``out_of_range``.
@@ -24,7 +24,7 @@ FAMILIES: tuple[Family, ...] = ("viewer", "engagement", "campaign", "stream")
 
 SCHEMA_VERSION = 1
 
-# The reason codes of events.md, in the order a message is checked.
+# The reason codes of docs/contract.md, in the order a message is checked.
 REASONS = (
     "invalid_json",
     "not_an_object",

@@ -182,7 +182,7 @@ def _ranges(f: Field) -> list[Expectation]:
     if f.kind != "int" or (f.min is None and f.max is None):
         return []
     if f.name == "score":
-        # The survey decides the range (events.md): one expectation per survey.
+        # The survey decides the range (docs/contract.md): one expectation per survey.
         return [
             Expectation(
                 f"score_in_range_{survey}", "between", CRITICAL, f"a {survey} score lies in {lo}..{hi}", (f.name,),

@@ -101,6 +101,21 @@ def ensure_jars(cache: Path, pom: Path = POM, progress: Callable[[str], None] | 
     return target
 
 
+def new_cluster_id(draw: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A fresh KRaft cluster id: 16 random bytes in URL-safe base64 without padding (22 characters).
+
+    One id in 64 would begin with ``-``, which ``kafka-storage`` reads as an option; like Kafka's own
+    ``Uuid.randomUuid``, draw again until the id does not.
+
+    Args:
+        draw: source of 16 random bytes (tests pass a fixed sequence).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(draw()).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     """True when nothing listens on ``host:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -267,9 +282,9 @@ class LocalBroker:
             "-cp", str(jars.resolve() / "*"),
         ]  # fmt: skip
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            # `--cluster-id=ID` in one argument: an id is never read as an option, whatever its first character.
             fmt = subprocess.run(
-                [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+                [*java, "kafka.tools.StorageTool", "format", f"--cluster-id={new_cluster_id()}", "-c", str(config)],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if fmt.returncode != 0:

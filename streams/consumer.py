@@ -30,6 +30,10 @@ class SourceError(RuntimeError):
     """Kafka could not be read; the message says what to do."""
 
 
+class SourceUnavailable(SourceError):
+    """A call on a source that was working failed (the broker stopped answering); retrying may help."""
+
+
 class BatchSource(Protocol):
     """A bounded reader of several topics' partitions."""
 
@@ -59,7 +63,10 @@ class BatchSource(Protocol):
 class KafkaBatchSource:
     """:class:`BatchSource` over kafka-python's KafkaConsumer (manual assignment)."""
 
-    def __init__(self, client_config: dict[str, Any], topics: Sequence[str], group_id: str) -> None:
+    def __init__(
+        self, client_config: dict[str, Any], topics: Sequence[str], group_id: str, request_timeout_s: float = 30.0
+    ) -> None:
+        self._timeout_ms = max(1000, int(request_timeout_s * 1000))
         try:
             self._consumer = KafkaConsumer(
                 **client_config,
@@ -88,7 +95,10 @@ class KafkaBatchSource:
         return [(tp.topic, tp.partition) for tp in self._tps]
 
     def end_offsets(self) -> Offsets:
-        ends = self._consumer.end_offsets(self._tps)
+        try:
+            ends = self._consumer.end_offsets(self._tps, timeout_ms=self._timeout_ms)
+        except KafkaError as exc:
+            raise SourceUnavailable(f"reading the end offsets failed: {exc}") from exc
         return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
 
     def seek(self, offsets: Offsets) -> None:
@@ -100,6 +110,12 @@ class KafkaBatchSource:
                 self._consumer.seek(tp, offset)
 
     def read_batch(self, max_messages: int, until: Offsets, timeout_s: float) -> pl.DataFrame:
+        try:
+            return self._read_batch(max_messages, until, timeout_s)
+        except KafkaError as exc:
+            raise SourceUnavailable(f"reading messages failed: {exc}") from exc
+
+    def _read_batch(self, max_messages: int, until: Offsets, timeout_s: float) -> pl.DataFrame:
         topics: list[str] = []
         partitions: list[int] = []
         offsets: list[int] = []
@@ -144,7 +160,8 @@ class KafkaBatchSource:
     def commit(self, next_offsets: Offsets) -> None:
         # Kafka's committed offset is the next one to read: the last ingested offset + 1.
         self._consumer.commit(
-            {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in next_offsets.items()}
+            {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in next_offsets.items()},
+            timeout_ms=self._timeout_ms,
         )
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ broker would receive, minute after minute. The traffic is shaped like a live-str
   heavy-tailed activity, and new users appear every day;
 - delivery is at-least-once: a share of messages is re-sent later with identical bytes, a share arrives
   hours late (some after the next day), and a share of extra messages breaks the contract, cycling through
-  every reason code of events.md, each message with exactly one defect.
+  every reason code of docs/contract.md, each message with exactly one defect.
 
 The same :class:`SimConfig` always yields the same bytes. Memory stays bounded by the traffic of the next
 few hours (events are generated minute by minute into a calendar of per-minute buckets), so tens of
@@ -84,7 +84,7 @@ class SimConfig:
         duplicate_rate: share of valid messages re-sent later (0.1 s to hours) with identical bytes.
         late_rate: share of valid messages emitted 1 to 48 hours after their ``event_time``.
         malformed_rate: extra messages that break the contract, as a share of valid messages, cycling
-            through every reason code of events.md (:data:`schemas.events.REASONS`).
+            through every reason code of docs/contract.md (:data:`schemas.events.REASONS`).
         topics: topic name per event family (``viewer``, ``engagement``, ``campaign``, ``stream``).
         target_events: aim for roughly this many valid events in total (within ~10 %) by scaling the
             sessions per day; the user base grows with it to at most two sessions per user and day.
@@ -288,7 +288,7 @@ class _Channel:
 
     def __init__(self, index: int, rng: random.Random) -> None:
         self.index = index
-        # One channel id with non-ASCII text: ids are strings, any Unicode (events.md).
+        # One channel id with non-ASCII text: ids are strings, any Unicode (docs/contract.md).
         self.id = f"ch-{index + 1:04d}" + ("-直播" if index == 6 else "")
         self.js = _json_str(self.id)
         self.owner_js = _json_str(f"owner-{self.id}")

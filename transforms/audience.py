@@ -1,4 +1,4 @@
-"""Active users, DAU / WAU / MAU, new users and retention cohorts (metrics.md "Users and growth").
+"""Active users, DAU / WAU / MAU, new users and retention cohorts (docs/metrics.md "Users and growth").
 
 Everything starts from the activity frame of :func:`user_activity`: one row per (user, local day) on which
 the user had any viewer or engagement event. Pure LazyFrame transforms, no I/O.

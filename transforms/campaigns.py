@@ -3,7 +3,7 @@
 Inputs are the typed, validated, deduplicated campaign events of ``polars_schema("campaign")``. An event is
 in day D when its ``event_time``, seen in the report time zone ``tz``, falls on the calendar date D.
 
-Readings where ``metrics.md`` is silent (documented here, the code follows them):
+Readings where ``docs/metrics.md`` is silent (documented here, the code follows them):
 
 - **Ties.** Two clicks of one user at the same instant: the one with the greatest ``event_id`` (string
   order) is the "latest". Two sign-ups of one user at the same instant: likewise for revenue attribution.

@@ -6,7 +6,7 @@ Inputs are the typed, validated, deduplicated stream events of ``polars_schema("
 ``tz`` (DST days are 23 h or 25 h long); intervals are split at local midnights by
 :func:`transforms.days.split_by_day`.
 
-Readings where ``metrics.md`` is silent (the code follows them):
+Readings where ``docs/metrics.md`` is silent (the code follows them):
 
 - **Order of events.** Events of a stream are ordered by ``(event_time, event_id)``.
 - **Start.** A stream's broadcast starts at its first ``stream_start``; its ``channel_id`` and first

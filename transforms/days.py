@@ -1,7 +1,7 @@
 """Local calendar days in a report time zone, as Polars expressions.
 
 A day is a calendar date in an IANA time zone: day D = [D 00:00, D+1 00:00) local time, so a DST day is
-23 h or 25 h long (``shared/spec/metrics.md``, "Days, time zone"). Timestamps stay UTC-aware everywhere;
+23 h or 25 h long (``docs/metrics.md``, "Days, time zone"). Timestamps stay UTC-aware everywhere;
 the time zone is used only to find where days begin and end.
 
 Where a local midnight does not exist (a zone that springs forward at 00:00, e.g. ``America/Santiago``),

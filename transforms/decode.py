@@ -9,14 +9,20 @@ slower. DuckDB's JSON functions parse each value once, in C++, into a type tag a
 field, and return null instead of failing. Everything after that — every rule of the contract, type
 coercion, the reason codes — is Polars expressions generated from :mod:`schemas.events`. The in-memory
 DuckDB connection used here does no I/O.
+
+Strict JSON: DuckDB's parser is lenient (it takes ``NaN``, trailing commas and more), so each value must also
+pass orjson, a strict RFC 8259 parser, and a top-level object may not repeat a name; otherwise the message is
+``invalid_json`` (docs/ingest.md, "What counts as valid JSON and a valid timestamp").
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import duckdb
+import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -51,8 +57,19 @@ QUARANTINE_SCHEMA = pl.Schema(
     }
 )
 
-# RFC 3339 with a mandatory offset (`Z` or `±hh:mm`), optional fraction.
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
+# RFC 3339 section 5.6 ``date-time``, ASCII only: `T`/`t`, seconds required, fraction optional, offset `Z`/`z`
+# or ``±HH:MM``. Field bounds (hour <= 23, minute and second <= 59, offset hour <= 23) are in the pattern; the
+# calendar (month lengths, February 29 only in leap years) is checked by the parse. A leap second (`:60`) is
+# rejected: it cannot be represented and must not silently become the next minute.
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+# The normalised text (upper-case `T`, fraction cut to microseconds, `Z` as `+00:00`) is parsed with this.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+# The plausible range of event_time (UTC, start inclusive, end exclusive): an event outside it is `out_of_range`.
+EVENT_TIME_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+EVENT_TIME_END = datetime(2100, 1, 1, tzinfo=UTC)
 _INT_TAGS = ("BIGINT",)
 
 
@@ -155,10 +172,18 @@ def _with_tags_and_texts(tokens: pl.DataFrame, names: list[str]) -> pl.DataFrame
         exprs += [tag.alias(f"t:{name}"), text.alias(f"s:{name}")]
     frame = tokens.with_columns(exprs)
     timestamps = [f.name for f in ENVELOPE if f.kind == "timestamp" and f.name in names]
-    return frame.with_columns(
-        _text(name).str.to_datetime(TIMESTAMP_FORMAT, strict=False, time_unit="us", time_zone="UTC").alias(f"ts:{name}")
-        for name in timestamps
+    return frame.with_columns(_timestamp(_text(name)).alias(f"ts:{name}") for name in timestamps)
+
+
+def _timestamp(text: pl.Expr) -> pl.Expr:
+    """An RFC 3339 date-time as a UTC instant (microseconds; extra fraction digits cut), null when it is not one."""
+    normal = (
+        text.str.replace(r"^(.{10})t", "${1}T")
+        .str.replace(r"[Zz]$", "+00:00")
+        .str.replace(r"(\.[0-9]{6})[0-9]+", "${1}")
     )
+    parsed = normal.str.to_datetime(TIMESTAMP_FORMAT, strict=False, time_unit="us", time_zone="UTC")
+    return pl.when(text.str.contains(RFC3339_PATTERN)).then(parsed)
 
 
 def _tag(name: str) -> pl.Expr:
@@ -206,7 +231,11 @@ def _field_checks(f: Field) -> list[tuple[pl.Expr, str]]:
         checks.append((present & (tag != "BOOLEAN"), "wrong_type"))
     elif f.kind == "timestamp":
         checks.append((present & (tag != "VARCHAR"), "wrong_type"))
-        checks.append((present & _parsed_timestamp(f.name).is_null(), "bad_timestamp"))
+        parsed = _parsed_timestamp(f.name)
+        checks.append((present & parsed.is_null(), "bad_timestamp"))
+        if f.name == "event_time":
+            outside = (parsed < pl.lit(EVENT_TIME_MIN)) | (parsed >= pl.lit(EVENT_TIME_END))
+            checks.append((present & outside, "out_of_range"))
     return checks
 
 
@@ -283,6 +312,23 @@ def _typed_columns(family: Family) -> list[pl.Expr]:
     return columns
 
 
+def _strict_key_counts(values: pl.Series) -> pl.Series:
+    """Per message: -1 unless its value is exactly one JSON text per RFC 8259; else its top-level key count.
+
+    The count is that of distinct names (0 for a text that is not an object): compared with the names DuckDB
+    lists, it tells a top-level object that repeats a name.
+    """
+    counts: list[int] = []
+    for value in values.to_list():
+        try:
+            parsed = orjson.loads(value) if value is not None else None
+        except orjson.JSONDecodeError:
+            counts.append(-1)
+            continue
+        counts.append(-1 if value is None else len(parsed) if isinstance(parsed, dict) else 0)
+    return pl.Series("strict_keys", counts, dtype=pl.Int64)
+
+
 def decode_messages(messages: pl.DataFrame, families: dict[str, Family]) -> Decoded:
     """Validate a batch of raw Kafka messages and type the valid ones.
 
@@ -301,6 +347,7 @@ def decode_messages(messages: pl.DataFrame, families: dict[str, Family]) -> Deco
         pl.col("topic").replace_strict(families, default=None).alias("family"),
         pl.from_epoch("timestamp_ms", time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us"),
         pl.Series("text", _as_text(messages["value"]), dtype=pl.String),
+        _strict_key_counts(messages["value"]),
     )
     source = [
         pl.col("topic").alias("kafka_topic"),
@@ -319,7 +366,13 @@ def decode_messages(messages: pl.DataFrame, families: dict[str, Family]) -> Deco
             continue
         names = _family_field_names(family)
         tokens = _with_tags_and_texts(_tokenise(part["text"].to_arrow(), names), names)
-        part = pl.concat([part, tokens], how="horizontal").with_columns(_failure_expr(family).alias("failure"))
+        part = pl.concat([part, tokens], how="horizontal")
+        # Valid JSON only when the strict parser agrees, and a top-level object repeats no name.
+        strict = (pl.col("strict_keys") >= 0) & (
+            pl.col("n_keys").is_null() | (pl.col("n_keys") == pl.col("strict_keys"))
+        )
+        part = part.with_columns((pl.col("is_json") & strict).alias("is_json"))
+        part = part.with_columns(_failure_expr(family).alias("failure"))
         bad = part.filter(pl.col("failure").is_not_null())
         quarantined.append(
             bad.select(
@@ -335,6 +388,9 @@ def decode_messages(messages: pl.DataFrame, families: dict[str, Family]) -> Deco
         good = part.filter(pl.col("failure").is_null())
         unknown += int(good.select(_unknown_fields_expr(family).sum()).item() or 0)
         typed = good.sort("topic", "partition", "offset").select(*_typed_columns(family), *source)
+        # An event arrives with its first copy: the kept (lowest-offset) copy takes the earliest Kafka
+        # timestamp of all its copies in the batch, for the late-event rule.
+        typed = typed.with_columns(pl.col("kafka_timestamp").min().over("event_id"))
         unique = typed.unique(subset="event_id", keep="first", maintain_order=True)
         duplicates += typed.height - unique.height
         valid[family] = unique.cast(dict(polars_schema(family)))  # type: ignore[arg-type]

@@ -3,7 +3,7 @@
 Inputs are the typed, validated, deduplicated event frames of ``schemas.events.polars_schema``. An event is
 in day D when its ``event_time``, seen in the report time zone ``tz``, falls on the calendar date D.
 
-Readings where ``metrics.md`` is silent:
+Readings where ``docs/metrics.md`` is silent:
 
 - A day gets a row in :func:`daily_engagement` when it has at least one engagement event or a
   unique-viewers figure; counts of a day without such events are 0, not null.
@@ -26,7 +26,7 @@ def day_of(tz: str, column: str = "event_time") -> pl.Expr:
 
 
 def ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
-    """``numerator / denominator`` as Float64, null when the denominator is 0 or null (metrics.md)."""
+    """``numerator / denominator`` as Float64, null when the denominator is 0 or null (docs/metrics.md)."""
     return (
         pl.when(denominator != 0)
         .then(numerator.cast(pl.Float64) / denominator.cast(pl.Float64))

@@ -1,4 +1,4 @@
-"""Viewing sessions, watch time, concurrency and the daily viewing / QoE figures (``metrics.md``).
+"""Viewing sessions, watch time, concurrency and the daily viewing / QoE figures (``docs/metrics.md``).
 
 Inputs are the typed, validated, deduplicated viewer events (columns of
 ``schemas.events.polars_schema("viewer")``). Every function is LazyFrame in, LazyFrame out, with no I/O.
@@ -40,7 +40,7 @@ SPLIT_DIMENSIONS: tuple[SplitDimension, ...] = ("source", "device", "country")
 
 
 def build_sessions(viewer: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per ``session_id``, following metrics.md "Viewing sessions".
+    """One row per ``session_id``, following docs/metrics.md "Viewing sessions".
 
     - ``started_at`` = ``event_time`` of the session's ``session_start``, else of its earliest event.
     - ``ended_at`` = ``event_time`` of its ``session_end``, else of its latest event; capped at
@@ -311,7 +311,7 @@ def merge_viewer_days(parts: Sequence[ViewerDays]) -> ViewerDays:
 
 
 def daily_viewing(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -> pl.LazyFrame:
-    """Daily viewing figures (metrics.md "Viewing sessions").
+    """Daily viewing figures (docs/metrics.md "Viewing sessions").
 
     Days reported: every date from the first to the last local day with a viewer event or session watch
     time (gap-free; a day with nothing has zeros, and a null where a ratio's denominator is 0).
@@ -391,7 +391,7 @@ def daily_viewing_of(condensed: ViewerDays, sessions: pl.LazyFrame, tz: str = UT
 def daily_sessions_by(sessions: pl.LazyFrame, dimension: SplitDimension, tz: str = UTC) -> pl.LazyFrame:
     """Sessions started in D, and their distinct users, split by one session attribute.
 
-    Reading (metrics.md is silent on viewers per split): ``unique_viewers`` of (D, value) = distinct
+    Reading (docs/metrics.md is silent on viewers per split): ``unique_viewers`` of (D, value) = distinct
     ``user_id`` of the sessions started in D with that value, so every session is counted once, on its start
     day. Sessions with a null value (e.g. ``source`` of a session lacking its ``session_start``) form a
     group with a null value. Only (day, value) pairs with at least one session appear.
@@ -463,7 +463,7 @@ def daily_session_splits(sessions: pl.LazyFrame, tz: str = UTC) -> pl.LazyFrame:
 
 
 def daily_qoe(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -> pl.LazyFrame:
-    """Quality of experience per day (metrics.md, Mux Data's conventions).
+    """Quality of experience per day (docs/metrics.md, Mux Data's conventions).
 
     - ``startup_p50_ms`` / ``startup_p95_ms``: continuous quantiles (linear interpolation, as DuckDB
       ``quantile_cont``) of non-null ``startup_ms`` over ``session_start`` events in D; null without any;

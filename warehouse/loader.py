@@ -79,6 +79,38 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _keep_first_arrival(con: duckdb.DuckDBPyConnection, table: str, now: datetime) -> int:
+    """Give rows of ``table`` that ``batch_rows`` holds a copy of the earlier Kafka timestamp of the two.
+
+    An event arrives when its first copy arrives, wherever that copy was read: when a copy of an event
+    already loaded carries an earlier ``kafka_timestamp`` (another partition, read later), the kept row takes
+    it (the rest of the row, its Kafka position included, stays the first-ingested copy's). Each change is
+    recorded in ``arrival_corrections`` (the incremental build rebuilds the days it can change). Runs inside
+    the caller's transaction, before the batch's rows are inserted.
+
+    Returns:
+        The number of rows whose arrival moved earlier.
+    """
+    earlier = f"""
+        SELECT t.event_id, t.event_time, t.kafka_timestamp AS old_ts, b.kafka_timestamp AS new_ts,
+               b.kafka_topic, b.kafka_partition, b.kafka_offset
+        FROM {table} t JOIN batch_rows b ON b.event_id = t.event_id
+        WHERE b.kafka_timestamp < t.kafka_timestamp
+    """
+    row = con.execute(
+        f"INSERT INTO arrival_corrections SELECT '{table}', event_id, event_time, old_ts, new_ts, kafka_topic, "
+        f"kafka_partition, kafka_offset, $now FROM ({earlier})",
+        {"now": now},
+    ).fetchone()
+    corrected = int(row[0]) if row else 0
+    if corrected:
+        con.execute(
+            f"UPDATE {table} SET kafka_timestamp = b.kafka_timestamp FROM batch_rows b "
+            f"WHERE {table}.event_id = b.event_id AND b.kafka_timestamp < {table}.kafka_timestamp"
+        )
+    return corrected
+
+
 class DuckDBWarehouse:
     """The warehouse in one DuckDB file, with a read-only analyst copy published beside it.
 
@@ -121,6 +153,8 @@ class DuckDBWarehouse:
         try:
             loaded = 0
             offered = 0
+            corrected = 0
+            now = datetime.now(UTC)
             max_times = []
             for family in FAMILIES:
                 frame = valid.get(family)
@@ -128,6 +162,7 @@ class DuckDBWarehouse:
                     continue
                 offered += frame.height
                 con.register("batch_rows", frame.to_arrow())
+                corrected += _keep_first_arrival(con, raw_table(family), now)
                 # Copies of events already in the warehouse are ignored by key (at-least-once delivery).
                 inserted = con.execute(f"INSERT OR IGNORE INTO {raw_table(family)} SELECT * FROM batch_rows").fetchone()
                 con.unregister("batch_rows")
@@ -155,6 +190,8 @@ class DuckDBWarehouse:
         except Exception:
             con.execute("ROLLBACK")
             raise
+        if corrected:
+            log.info("%d duplicate(s) arrived before the copy kept: their arrival is now the earlier one", corrected)
         return BatchResult(batch_id, messages, loaded, duplicates, quarantine.height, unknown_fields)
 
     def publish(self) -> Path:

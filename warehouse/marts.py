@@ -19,16 +19,21 @@ the last incremental or full build (see its docstring for the rules). The increm
 position of every raw row: rows at or past ``build_state.next_offset`` of their (table, topic, partition)
 are new.
 
-Readings where metrics.md is silent (also in docs/marts.md):
+Readings where docs/metrics.md is silent (also in docs/marts.md):
 
-- **Late events.** An event's arrival is its ``kafka_timestamp``. The watermark at its arrival is the
-  largest ``event_time`` of all events (all raw tables) with a strictly earlier ``kafka_timestamp``; an
-  event in D is late when that watermark is at least D+1 00:00 local + the allowed lateness. So the count
-  does not depend on how ingest cut its batches. Equivalently: let K(D) be the earliest ``kafka_timestamp``
-  of any event with ``event_time`` >= D+1 00:00 + lateness; the late events of D are the events in D that
-  arrived strictly after K(D). Events without a ``kafka_timestamp`` are never late.
+- **Marked time.** For the watermark an event counts at ``min(event_time, kafka_timestamp + max clock
+  skew)`` (:func:`marked_time_sql`): a device clock running ahead moves no watermark. Such events still
+  count in their own day; ``build_days.future_events`` counts them on the day they arrived.
+- **Late events.** An event's arrival is its ``kafka_timestamp``, the earliest of its copies (the loader
+  keeps it). The watermark at its arrival is the largest marked time of all events (all raw tables) with a
+  strictly earlier ``kafka_timestamp``; an event in D is late when that watermark is at least D+1 00:00
+  local + the allowed lateness. So the count does not depend on how ingest cut its batches. Equivalently:
+  let K(D) be the earliest ``kafka_timestamp`` of any event with marked time >= D+1 00:00 + lateness; the
+  late events of D are the events in D that arrived strictly after K(D). Events without a
+  ``kafka_timestamp`` are never late.
 - **Days with data** are every local day from the day of the earliest ``event_time`` to the day of the
-  watermark, gaps included (a day without events can still have MAU or broadcast hours).
+  watermark, gaps included (a day without events can still have MAU or broadcast hours); days past the
+  watermark's day wait until it reaches them.
 - **Dimension values missing** (``source``, ``device``, ``country`` of a session without them) are stored
   as ``'unknown'`` in ``agg_daily_source`` / ``_device`` / ``_country``, as the category of a session whose
   stream is unknown is ``'unknown'``.
@@ -152,6 +157,9 @@ _UNUSED_COLUMNS = frozenset(
 _UTC_TS = pl.Datetime("us", "UTC")
 
 # Default size of a chunk of days computed together (bounded memory): at most this many raw events ...
+# How far an event_time may run ahead of its Kafka timestamp before the watermark caps it
+# (``LIVEOPS_MAX_CLOCK_SKEW``).
+DEFAULT_MAX_CLOCK_SKEW = timedelta(minutes=5)
 DEFAULT_CHUNK_EVENTS = 10_000_000
 # ... and at most this many days.
 DEFAULT_CHUNK_DAYS = 14
@@ -239,9 +247,30 @@ def _expand(ranges: Iterable[tuple[date, date]]) -> set[date]:
     return days
 
 
-def warehouse_watermark(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """The watermark: the latest ``event_time`` in any raw table (None when the warehouse is empty)."""
-    row = _one(con, f"SELECT max(event_time) FROM ({_all_events_sql('event_time')})")
+def _skew_sql(max_clock_skew: timedelta) -> str:
+    """A DuckDB interval literal of ``max_clock_skew`` (whole microseconds; a number, nothing user-typed)."""
+    return f"INTERVAL '{int(max_clock_skew / timedelta(microseconds=1))} microseconds'"
+
+
+def marked_time_sql(max_clock_skew: timedelta) -> str:
+    """SQL of the instant an event counts at for the watermark: ``event_time``, capped at arrival + skew.
+
+    A device whose clock runs ahead stamps events in the future; such an event counts at its
+    ``kafka_timestamp`` plus the maximum clock skew. Rows without a ``kafka_timestamp`` count at their
+    ``event_time``.
+    """
+    return f"least(event_time, coalesce(kafka_timestamp + {_skew_sql(max_clock_skew)}, event_time))"
+
+
+def warehouse_watermark(
+    con: duckdb.DuckDBPyConnection, max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW
+) -> datetime | None:
+    """The watermark: the latest ``min(event_time, kafka_timestamp + max_clock_skew)`` of any raw table.
+
+    Returns:
+        The watermark (UTC), None when the warehouse is empty.
+    """
+    row = _one(con, f"SELECT max({marked_time_sql(max_clock_skew)}) FROM ({_all_events_sql()})")
     value = row[0] if row else None
     return value.astimezone(UTC) if isinstance(value, datetime) else None
 
@@ -262,16 +291,22 @@ def events_per_day(con: duckdb.DuckDBPyConnection, tz: str) -> pl.DataFrame:
     )
 
 
-def data_days(con: duckdb.DuckDBPyConnection, tz: str) -> list[date]:
-    """Every local day from the first day with an event to the day of the watermark (gaps included)."""
-    return _span(events_per_day(con, tz))
+def data_days(
+    con: duckdb.DuckDBPyConnection, tz: str, max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW
+) -> list[date]:
+    """Every local day from the first day with an event to the day of the watermark (gaps included).
+
+    Days past the watermark's day (events stamped ahead of their arrival) wait until the watermark reaches
+    them: one event from a clock decades ahead does not make a build walk every day up to it.
+    """
+    return _span(events_per_day(con, tz), warehouse_watermark(con, max_clock_skew), tz)
 
 
-def _span(counts: pl.DataFrame) -> list[date]:
-    if counts.is_empty():
+def _span(counts: pl.DataFrame, watermark: datetime | None, tz: str) -> list[date]:
+    if counts.is_empty() or watermark is None:
         return []
     first: date = counts["day"].min()  # type: ignore[assignment]
-    last: date = counts["day"].max()  # type: ignore[assignment]
+    last = _day_of(watermark, tz)
     return sorted(_expand([(first, last)]))
 
 
@@ -285,18 +320,21 @@ class _Bookmark:
     watermark: datetime | None
     timezone: str
     allowed_lateness_seconds: float
+    max_clock_skew_seconds: float | None
+    started_at: datetime
 
 
 def _last_bookmark(con: duckdb.DuckDBPyConnection) -> _Bookmark | None:
     row = _one(
         con,
-        "SELECT watermark, timezone, allowed_lateness_seconds FROM build_runs WHERE moves_bookmark "
-        "ORDER BY finished_at DESC LIMIT 1",
+        "SELECT watermark, timezone, allowed_lateness_seconds, max_clock_skew_seconds, started_at FROM build_runs "
+        "WHERE moves_bookmark ORDER BY finished_at DESC LIMIT 1",
     )
     if row is None:
         return None
     mark = row[0].astimezone(UTC) if isinstance(row[0], datetime) else None
-    return _Bookmark(mark, str(row[1]), float(row[2]))
+    skew = float(row[3]) if row[3] is not None else None
+    return _Bookmark(mark, str(row[1]), float(row[2]), skew, row[4].astimezone(UTC))
 
 
 def _rows_sql(family: Family, columns: str, which: Literal["new", "old"]) -> str:
@@ -323,7 +361,7 @@ def _offsets_snapshot(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, in
     return rows
 
 
-def _bucket_days(con: duckdb.DuckDBPyConnection, sql: str, tz: str, params: list[Any] | None = None) -> list[date]:
+def _bucket_days(con: duckdb.DuckDBPyConnection, sql: str, tz: str, params: object = None) -> list[date]:
     """Distinct local days of the 15-minute buckets ``q`` a query returns."""
     buckets = con.sql(sql, params=params).pl()
     if buckets.is_empty():
@@ -331,14 +369,19 @@ def _bucket_days(con: duckdb.DuckDBPyConnection, sql: str, tz: str, params: list
     return sorted(set(_buckets_to_days(buckets.drop_nulls("q"), tz).to_list()))
 
 
-def days_to_rebuild(con: duckdb.DuckDBPyConnection, tz: str, allowed_lateness: timedelta) -> list[date]:
+def days_to_rebuild(
+    con: duckdb.DuckDBPyConnection,
+    tz: str,
+    allowed_lateness: timedelta,
+    max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
+) -> list[date]:
     """The days an incremental build must rebuild: every day whose figures can differ from the marts.
 
     New raw rows are those at or past the bookmark (``build_state``) of their Kafka partition, i.e. ingested
     since the last incremental or full build. The days chosen (then clipped to the days with data):
 
     - every day never built, every day built while incomplete (it may complete now), and everything when
-      nothing was built yet or the time zone or the allowed lateness changed;
+      nothing was built yet or the time zone, the allowed lateness or the maximum clock skew changed;
     - the day of every new event;
     - viewer events: every day from the first to the last event of each session they belong to (a late event
       can move a session's start, end or attributes; a session lies within its events' span);
@@ -351,17 +394,22 @@ def days_to_rebuild(con: duckdb.DuckDBPyConnection, tz: str, allowed_lateness: t
       watermark), plus 2 days (sessions starting while it is live take its category);
     - the watermark moved: from the day of the previous watermark on (streams still live end there);
     - late-event counts: the days of old events that arrived after a new one (its ``event_time`` may raise
-      the watermark at their arrival).
+      the watermark at their arrival);
+    - future events: the arrival day of each new event stamped beyond its arrival + the maximum clock skew;
+    - arrivals moved earlier (``arrival_corrections`` since the last such build: a copy of an event
+      arrived before the copy kept): the event's day, its old and new arrival days, and, as for a new
+      event, the days of old events that arrived after its new arrival.
 
     Args:
         con: the warehouse.
         tz: IANA report time zone.
         allowed_lateness: lateness after which a day counts as complete.
+        max_clock_skew: how far an event may run ahead of its arrival before the watermark caps it.
 
     Returns:
         The days, ascending.
     """
-    all_days = data_days(con, tz)
+    all_days = data_days(con, tz, max_clock_skew)
     if not all_days:
         return []
     bookmark = _last_bookmark(con)
@@ -369,6 +417,7 @@ def days_to_rebuild(con: duckdb.DuckDBPyConnection, tz: str, allowed_lateness: t
         bookmark is None
         or bookmark.timezone != tz
         or bookmark.allowed_lateness_seconds != allowed_lateness.total_seconds()
+        or bookmark.max_clock_skew_seconds != max_clock_skew.total_seconds()
     ):
         return all_days
     first, last = all_days[0], all_days[-1]
@@ -446,7 +495,7 @@ def days_to_rebuild(con: duckdb.DuckDBPyConnection, tz: str, allowed_lateness: t
         days.update(_expand((d, d + timedelta(days=max(RETENTION_DAYS))) for d in moved))
 
         # Streams touched: from their first event to their old and new end, plus the sessions on them.
-        watermark = warehouse_watermark(con)
+        watermark = warehouse_watermark(con, max_clock_skew)
         streams = con.sql(
             f"""
             WITH marked AS (
@@ -470,7 +519,31 @@ def days_to_rebuild(con: duckdb.DuckDBPyConnection, tz: str, allowed_lateness: t
         if bookmark.watermark is not None and watermark is not None and watermark > bookmark.watermark:
             days.update(_expand([(_day_of(bookmark.watermark, tz), _day_of(watermark, tz))]))
 
-        # Old events that arrived after a new one: the watermark at their arrival may have risen.
+        # Future events: counted on the day they arrived.
+        days.update(
+            _bucket_days(
+                con,
+                f"SELECT DISTINCT epoch_us(kafka_timestamp) // {_BUCKET_US} AS q FROM _new_rows "
+                f"WHERE event_time > kafka_timestamp + {_skew_sql(max_clock_skew)}",
+                tz,
+            )
+        )
+
+        # Arrivals moved earlier since the last build: the event's day and both arrival days.
+        corrections = (
+            "SELECT event_time, old_kafka_timestamp, new_kafka_timestamp FROM arrival_corrections "
+            "WHERE corrected_at >= $since"
+        )
+        since = {"since": bookmark.started_at}
+        for column in ("event_time", "old_kafka_timestamp", "new_kafka_timestamp"):
+            days.update(
+                _bucket_days(
+                    con, f"SELECT DISTINCT epoch_us({column}) // {_BUCKET_US} AS q FROM ({corrections})", tz, since
+                )
+            )
+
+        # Old events that arrived after a new one (or a corrected arrival): the watermark at their arrival
+        # may have risen.
         old_arrivals = " UNION ALL ".join(
             _rows_sql(family, "r.event_time, r.kafka_timestamp", "old") for family in FAMILIES
         )
@@ -478,8 +551,10 @@ def days_to_rebuild(con: duckdb.DuckDBPyConnection, tz: str, allowed_lateness: t
             _bucket_days(
                 con,
                 f"SELECT DISTINCT epoch_us(event_time) // {_BUCKET_US} AS q FROM ({old_arrivals}) "
-                "WHERE kafka_timestamp > (SELECT min(kafka_timestamp) FROM _new_rows)",
+                "WHERE kafka_timestamp > least((SELECT min(kafka_timestamp) FROM _new_rows), "
+                f"(SELECT min(new_kafka_timestamp) FROM ({corrections})))",
                 tz,
+                since,
             )
         )
     finally:
@@ -750,24 +825,38 @@ def _compute_chunk(
     return dict(zip(plans, frames, strict=True))
 
 
-def _late_and_counts(con: duckdb.DuckDBPyConnection, bounds: pl.DataFrame, allowed_lateness: timedelta) -> pl.DataFrame:
-    """``day``, ``events`` (raw events in D) and ``late_events`` (by the arrival rule) of each day of ``bounds``."""
+def _late_and_counts(
+    con: duckdb.DuckDBPyConnection, bounds: pl.DataFrame, allowed_lateness: timedelta, max_clock_skew: timedelta
+) -> pl.DataFrame:
+    """``day``, ``events`` (raw events in D), ``late_events`` (by the arrival rule) and ``future_events``.
+
+    ``future_events`` of D: events that arrived in D (``kafka_timestamp``) stamped more than
+    ``max_clock_skew`` after their arrival.
+    """
     rows = []
+    mark = marked_time_sql(max_clock_skew)
     for day, start, end in bounds.select("day", "day_start", "day_end").iter_rows():
-        # K(D): the earliest arrival of an event at or past D+1 00:00 + lateness; events of D arriving
-        # strictly after it arrived when the watermark had passed that instant.
+        # K(D): the earliest arrival of an event counting at or past D+1 00:00 + lateness for the watermark;
+        # events of D arriving strictly after it arrived when the watermark had passed that instant.
         threshold = end + allowed_lateness
         events, late = _one(
             con,
             f"""
-            WITH k AS (SELECT min(kafka_timestamp) AS k FROM ({_all_events_sql()}) WHERE event_time >= $threshold)
+            WITH k AS (SELECT min(kafka_timestamp) AS k FROM ({_all_events_sql()}) WHERE {mark} >= $threshold)
             SELECT count(*), count(*) FILTER (WHERE e.kafka_timestamp > (SELECT k FROM k))
             FROM ({_all_events_sql()}) e WHERE e.event_time >= $start AND e.event_time < $end
             """,
             {"threshold": threshold, "start": start, "end": end},
         ) or (0, 0)
-        rows.append((day, int(events), int(late)))
-    return pl.DataFrame(rows, schema={"day": pl.Date, "events": pl.Int64, "late_events": pl.Int64}, orient="row")
+        future = _one(
+            con,
+            f"SELECT count(*) FROM ({_all_events_sql()}) WHERE kafka_timestamp >= $start AND kafka_timestamp < $end "
+            f"AND event_time > kafka_timestamp + {_skew_sql(max_clock_skew)}",
+            {"start": start, "end": end},
+        ) or (0,)
+        rows.append((day, int(events), int(late), int(future[0])))
+    schema = {"day": pl.Date, "events": pl.Int64, "late_events": pl.Int64, "future_events": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -854,6 +943,7 @@ def build_marts(
     allowed_lateness: timedelta,
     full: bool = False,
     *,
+    max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
     progress: Progress | None = None,
     chunk_events: int = DEFAULT_CHUNK_EVENTS,
     chunk_days: int = DEFAULT_CHUNK_DAYS,
@@ -877,6 +967,8 @@ def build_marts(
         tz: IANA report time zone.
         allowed_lateness: lateness after which a day is complete.
         full: rebuild every day with data.
+        max_clock_skew: how far an event may run ahead of its arrival before the watermark caps it (the
+            days with data end on the watermark's day).
         progress: called with a line of text after each day is written (else logged).
         chunk_events: soft bound on raw events per chunk.
         chunk_days: bound on days per chunk.
@@ -893,9 +985,9 @@ def build_marts(
 
     # The bookmark is taken before anything is read: rows ingested meanwhile count as new next time.
     snapshot = _offsets_snapshot(con)
-    watermark = warehouse_watermark(con)
+    watermark = warehouse_watermark(con, max_clock_skew)
     counts = events_per_day(con, tz)
-    available = _span(counts)
+    available = _span(counts, watermark, tz)
     if full:
         chosen = available
     elif days is not None:
@@ -904,7 +996,7 @@ def build_marts(
         if len(chosen) < len(wanted):
             say(f"skipping {len(wanted) - len(chosen)} day(s) without data")
     else:
-        chosen = days_to_rebuild(con, tz, allowed_lateness)
+        chosen = days_to_rebuild(con, tz, allowed_lateness, max_clock_skew)
 
     rows: dict[str, int] = dict.fromkeys(MART_TABLES, 0)
     complete_days = 0
@@ -919,7 +1011,7 @@ def build_marts(
             slices = max(1, -(-sum(per_day.get(d, 0) for d in chunk) // slice_events))
             inputs = _read_chunk(con, bounds, tz, first_active, slices)
             frames = _compute_chunk(inputs, segments, bounds, tz)
-            quality = _late_and_counts(con, bounds, allowed_lateness)
+            quality = _late_and_counts(con, bounds, allowed_lateness, max_clock_skew)
             built_at = datetime.now(UTC)
             frames["build_days"] = quality.join(bounds.select("day", "day_end"), on="day").select(
                 "day",
@@ -929,6 +1021,7 @@ def build_marts(
                 (pl.lit(watermark, dtype=_UTC_TS) >= pl.col("day_end") + allowed_lateness).alias("complete"),
                 "events",
                 "late_events",
+                "future_events",
             )
             written = _write_chunk(con, chunk, frames, keep_only=chosen if full and index == 0 else None)
             for table, n in written.items():
@@ -952,11 +1045,11 @@ def build_marts(
             if snapshot:
                 con.executemany("INSERT INTO build_state VALUES (?, ?, ?, ?)", [list(row) for row in snapshot])
         con.execute(
-            "INSERT INTO build_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO build_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 build_id, mode, started_at, finished_at, chosen[0] if chosen else None,
                 chosen[-1] if chosen else None, len(chosen), watermark, tz, allowed_lateness.total_seconds(),
-                mode != "range",
+                mode != "range", max_clock_skew.total_seconds(),
             ],
         )  # fmt: skip
         con.execute("COMMIT")

@@ -161,7 +161,7 @@ _MART_DDL = (
         concurrent BIGINT NOT NULL
     )
     """,
-    # key: day. Every daily headline figure of metrics.md's summary.json, plus headline retention.
+    # key: day. Every daily headline figure of docs/metrics.md's summary.json, plus headline retention.
     """
     CREATE TABLE agg_daily_headline (
         day DATE NOT NULL,
@@ -507,7 +507,46 @@ MIGRATIONS.append((5, "data quality: runs, results and day status", _quality))
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Migration 6: the operating plan (docs/plan.md). Versions are never deleted; agg_daily_plan keeps the rows of
+# Migration 6: an event's arrival is its first copy's; the watermark caps clocks that run ahead.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _arrivals_and_skew(con: duckdb.DuckDBPyConnection) -> None:
+    # key: (raw_table, event_id, new_kafka_timestamp). One row per copy of an event that arrived (Kafka
+    # timestamp) before the copy kept in its raw table: the loader moved the kept row's kafka_timestamp to
+    # it. The incremental build rebuilds the days these corrections can change (warehouse/marts.py).
+    con.execute(
+        """
+        CREATE TABLE arrival_corrections (
+            raw_table VARCHAR NOT NULL,
+            event_id VARCHAR NOT NULL,
+            event_time TIMESTAMPTZ NOT NULL,
+            old_kafka_timestamp TIMESTAMPTZ NOT NULL,
+            new_kafka_timestamp TIMESTAMPTZ NOT NULL,
+            kafka_topic VARCHAR,
+            kafka_partition INTEGER,
+            kafka_offset BIGINT,
+            corrected_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+    # Events of D's arrivals whose event_time is beyond kafka_timestamp + the maximum clock skew.
+    con.execute("ALTER TABLE build_days ADD COLUMN future_events BIGINT DEFAULT 0")
+    con.execute("ALTER TABLE build_runs ADD COLUMN max_clock_skew_seconds DOUBLE")
+    con.execute(
+        """
+        CREATE OR REPLACE VIEW v_daily_headline AS
+        SELECT h.*, b.complete, b.watermark, b.late_events, b.built_at, b.future_events
+        FROM agg_daily_headline h LEFT JOIN build_days b USING (day)
+        """
+    )
+
+
+MIGRATIONS.append((6, "arrival corrections of duplicates; future events and clock skew of builds", _arrivals_and_skew))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Migration 7: the operating plan (docs/plan.md). Versions are never deleted; agg_daily_plan keeps the rows of
 # every version, so a report that used version 1 can still be read after version 2 is loaded.
 # ---------------------------------------------------------------------------------------------------------
 
@@ -584,4 +623,4 @@ def _plan(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS.append((6, "operating plan: versions, targets and agg_daily_plan", _plan))
+MIGRATIONS.append((7, "operating plan: versions, targets and agg_daily_plan", _plan))

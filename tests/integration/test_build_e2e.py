@@ -1,7 +1,7 @@
 """End to end against the real broker: simulated traffic -> Kafka -> ingest -> marts build -> analyst queries.
 
 The marts are checked against figures computed independently, in plain DuckDB SQL over the raw tables,
-straight from the definitions of metrics.md (UTC days, the settings' default).
+straight from the definitions of docs/metrics.md (UTC days, the settings' default).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.kafka
 # About 4,500 valid events over three days, with duplicates, late and malformed messages.
 SIMULATION = SimConfig(days=3, users=60, channels=5, campaigns=2, seed=23, target_events=4500)
 
-# One query per figure, written from metrics.md without the transforms. Each returns (day, value).
+# One query per figure, written from docs/metrics.md without the transforms. Each returns (day, value).
 ALL_EVENTS = " UNION ALL ".join(
     f"SELECT event_time FROM raw_{family}_events" for family in ("viewer", "engagement", "campaign", "stream")
 )

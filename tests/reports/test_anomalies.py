@@ -1,4 +1,4 @@
-"""The anomaly rule of metrics.md, on figures worked out by hand.
+"""The anomaly rule of docs/metrics.md, on figures worked out by hand.
 
 robust z = (x - median) / (1.4826 x MAD), flagged when |z| > 3, over the previous 28 days;
 fewer than 7 previous values, or MAD = 0: nothing flagged.

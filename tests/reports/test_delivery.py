@@ -84,6 +84,10 @@ class WebhookServer:
     received: list[Received] = field(default_factory=list)
     status: int = 200
     reply: bytes = b'{"code": 0, "msg": "success"}'
+    # When set: the reply is this template with {path} (the request's path and query, as received),
+    # {token} (its last path segment or query value) and {quoted} ({path} URL-encoded) filled in: a server
+    # that quotes the token back in its error.
+    echo: str | None = None
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -98,11 +102,16 @@ def webhook() -> Iterator[WebhookServer]:
             state.received.append(
                 Received(parts.path, urllib.parse.parse_qs(parts.query), dict(self.headers.items()), body)
             )
+            reply = state.reply
+            if state.echo is not None:
+                token = (list(urllib.parse.parse_qs(parts.query).values()) or [[parts.path.rsplit("/", 1)[-1]]])[0][0]
+                quoted = urllib.parse.quote(self.path, safe="")
+                reply = state.echo.format(path=self.path, token=token, quoted=quoted).encode()
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(state.reply)))
+            self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
-            self.wfile.write(state.reply)
+            self.wfile.write(reply)
 
         def log_message(self, format: str, *args: Any) -> None:  # keep pytest's output clean
             pass
@@ -414,6 +423,43 @@ def test_an_error_code_in_a_200_answer_is_a_failure(tmp_path: Path, webhook: Web
     deliver_and_record(settings, DAY, sleep=no_sleep)
     (row,) = deliveries(settings)
     assert not row["success"] and row["error"] == "errcode=310000 keywords not in content"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "status", "echo"),
+    [
+        ("json", 403, "forbidden: no hook at {path}"),
+        ("slack", 404, "invalid_token {token}"),
+        ("wecom", 200, '{{"errcode": 93000, "errmsg": "invalid webhook url, key={token}"}}'),
+        ("dingtalk", 200, '{{"errcode": 300001, "errmsg": "token is not exist: {token}"}}'),
+        ("feishu", 400, '{{"code": 19001, "msg": "param invalid: incoming webhook access token invalid {quoted}"}}'),
+    ],
+)
+def test_a_token_the_server_echoes_is_neither_stored_nor_shown(
+    tmp_path: Path, webhook: WebhookServer, fmt: str, status: int, echo: str
+) -> None:
+    from liveops.ops_cmd import collect_status, format_status
+    from warehouse.loader import DuckDBWarehouse
+
+    write_report(tmp_path / "reports")
+    webhook.status, webhook.echo = status, echo
+    settings = make_settings(
+        tmp_path, delivery_webhook_url=webhook.url(PATHS[fmt]), delivery_webhook_format=fmt, delivery_attempts=1,
+        bootstrap_servers=f"127.0.0.1:{free_port()}",
+    )  # fmt: skip
+    deliver_and_record(settings, DAY, sleep=no_sleep)
+    # The server did quote the token back.
+    assert TOKEN in urllib.parse.unquote(echo.format(path=webhook.received[0].path, token=TOKEN, quoted=TOKEN))
+    (row,) = deliveries(settings)
+    assert not row["success"] and row["error"]
+    assert "***" in row["error"]
+    assert all(TOKEN not in str(value) and urllib.parse.quote(TOKEN) not in str(value) for value in row.values())
+
+    with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
+        warehouse.publish()
+    shown = collect_status(settings)
+    assert shown["warehouse"]["last_delivery"]["error"] == row["error"]
+    assert TOKEN not in json.dumps(shown) and TOKEN not in format_status(shown)
 
 
 def test_a_4xx_answer_is_not_retried(tmp_path: Path, webhook: WebhookServer) -> None:

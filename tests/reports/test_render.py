@@ -116,7 +116,7 @@ def test_the_narrative_of_an_incomplete_unverified_day(report_warehouse: Path, t
     shutil.copyfile(report_warehouse.with_name("warehouse.analyst.duckdb"), copy)
     last = date(2026, 11, 9)  # incomplete: the watermark is within that day
     with duckdb.connect(str(copy)) as con:
-        add_quality_run(con, "r1", "2026-11-10 01:00+00", False, [("marts", "unique key", "critical")], day=last)
+        add_quality_run(con, "r1", "2026-11-10 01:00:00+00", False, [("marts", "unique key", "critical")], day=last)
         report = read_report(con, last, "UTC")
     assert not report.complete and report.unverified
     en, zh = " ".join(narrative(report, "en")), " ".join(narrative(report, "zh"))

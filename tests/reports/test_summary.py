@@ -1,4 +1,4 @@
-"""summary.json key for key against metrics.md, and its values against the marts of a built warehouse."""
+"""summary.json key for key against docs/metrics.md, and its values against the marts of a built warehouse."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from reports.model import ReportError, read_quality_gate, read_report
 from reports.summary import build_summary, dumps_summary
 from tests.reports.warehouse import REPORT_DAY, add_quality_run
 
-# Written from metrics.md, "The machine-readable daily summary", in its order.
+# Written from docs/metrics.md, "summary.json, the machine-readable daily summary", in its order.
 TOP_LEVEL = [
     "date", "timezone", "complete", "watermark", "generated_at", "headline", "retention", "categories",
     "top_channels", "campaigns", "sources", "data_quality", "anomalies",
@@ -38,7 +38,7 @@ CAMPAIGN = [
     "attributed_revenue_cents", "roas",
 ]  # fmt: skip
 SOURCE = ["source", "sessions", "unique_viewers"]
-DATA_QUALITY = ["ingested", "duplicates_dropped", "quarantined", "quarantined_by_reason", "late_events",
+DATA_QUALITY = ["ingested", "duplicates_dropped", "quarantined", "quarantined_by_reason", "late_events", "future_events",
                 "expectations_failed"]  # fmt: skip
 ANOMALY = ["metric", "value", "median", "direction"]
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -164,9 +164,9 @@ def test_the_quality_gate_verdict_comes_from_its_tables(report_warehouse: Path, 
     shutil.copyfile(report_warehouse.with_name("warehouse.analyst.duckdb"), copy)
     with duckdb.connect(str(copy)) as gated:
         assert read_quality_gate(gated, REPORT_DAY).ran is False  # the tables exist, no run yet
-        add_quality_run(gated, "old", "2026-11-09 01:00+00", verified=True, failures=[])
+        add_quality_run(gated, "old", "2026-11-09 01:00:00+00", verified=True, failures=[])
         add_quality_run(
-            gated, "new", "2026-11-09 02:00+00", verified=False,
+            gated, "new", "2026-11-09 02:00:00+00", verified=False,
             failures=[("volume", "spike", "warning"), ("marts", "key <b>unique</b>", "critical")],
         )  # fmt: skip
         gate = read_quality_gate(gated, REPORT_DAY)

@@ -62,7 +62,7 @@ def _field_problem(f: Field, doc: dict[str, Any]) -> str | None:
 
 
 def check(topic: str, value: bytes) -> tuple[str, str | None] | None:
-    """The reason code and field events.md assigns to a message, or None when it is valid."""
+    """The reason code and field docs/contract.md assigns to a message, or None when it is valid."""
     try:
         doc = json.loads(value.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

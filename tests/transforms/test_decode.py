@@ -40,8 +40,8 @@ def test_every_event_type_decodes_to_typed_rows(name: str) -> None:
 
 
 def test_examples_of_the_spec_are_all_valid() -> None:
-    spec = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples.jsonl"
-    lines = [json.loads(line) for line in spec.read_text(encoding="utf-8").splitlines() if line.strip()]
+    examples = Path(__file__).resolve().parents[1] / "examples.jsonl"  # the tests' own examples
+    lines = [json.loads(line) for line in examples.read_text(encoding="utf-8").splitlines() if line.strip()]
     decoded = decode(*[(m["topic"], json.dumps(m["value"], ensure_ascii=False).encode()) for m in lines])
     assert decoded.quarantine.is_empty(), decoded.quarantine.to_dicts()
     assert sum(frame.height for frame in decoded.valid.values()) == len(lines)
@@ -143,6 +143,21 @@ def test_duplicates_within_a_batch_keep_the_lowest_offset() -> None:
     copy = dict(event, user_id="someone-else")
     decoded = decode(("engagement-events", encode(event)), ("engagement-events", encode(copy)))
     assert decoded.valid["engagement"].select("user_id", "kafka_offset").rows() == [("u-1", 0)]
+    assert decoded.duplicates_in_batch == 1
+
+
+def test_a_duplicate_within_a_batch_keeps_the_earliest_arrival_of_its_copies() -> None:
+    # The kept copy (partition 0, offset 0) arrived at 12:00:10; its copy on partition 1 at 12:00:00.
+    event = wire_event("like")
+    frame = messages_frame([("engagement-events", encode(event)), ("engagement-events", encode(event))])
+    frame = frame.with_columns(
+        pl.Series("partition", [0, 1], dtype=frame["partition"].dtype),
+        pl.Series("offset", [0, 0], dtype=frame["offset"].dtype),
+        pl.Series("timestamp_ms", [1_795_000_010_000, 1_795_000_000_000], dtype=frame["timestamp_ms"].dtype),
+    )
+    decoded = decode_messages(frame, FAMILY_OF_TOPIC)
+    kept = decoded.valid["engagement"].select("kafka_partition", "kafka_timestamp").rows()
+    assert kept == [(0, datetime.fromtimestamp(1_795_000_000, UTC))]
     assert decoded.duplicates_in_batch == 1
 
 

@@ -343,7 +343,7 @@ def test_daily_viewing_zero_viewers_gives_null_average_and_zero_days_are_filled(
 
 
 def test_daily_viewing_short_session_between_marks_has_acu_but_no_pcu() -> None:
-    # PCU samples minute marks (metrics.md); a 40 s session between two marks adds watch time but no peak.
+    # PCU samples minute marks (docs/metrics.md); a 40 s session between two marks adds watch time but no peak.
     v = viewer_frame(*session_events("a", "2026-05-01 10:00:10", "2026-05-01 10:00:50"))
     got = daily_viewing(v, build_sessions(v), "UTC").select("acu", "pcu").collect()
     assert got.rows() == [(40 / 86_400, 0)]
