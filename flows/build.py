@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger
 from liveops.settings import Settings
 from warehouse.loader import DuckDBWarehouse
 from warehouse.marts import BuildResult, build_marts, data_days
+from warehouse.plan import refresh_plan_mart
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def run_build(
             warehouse.con, days, settings.report_timezone, settings.allowed_lateness, full=full,
             max_clock_skew=settings.max_clock_skew, progress=progress, slice_events=settings.build_slice_events,
         )  # fmt: skip
+        refresh_plan_mart(warehouse.con)  # the plan's attainment for the current plan version (docs/plan.md)
         warehouse.publish()
     log.info("%s; analysts read %s", result.line(), settings.analyst_copy)
     return result

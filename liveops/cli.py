@@ -50,6 +50,12 @@ def _register_commands() -> None:
     app.command("status")(status)
 
 
+def _register_plan() -> None:
+    from liveops.plan_cmd import plan_app
+
+    app.add_typer(plan_app, name="plan", no_args_is_help=True)
+
+
 kafka_app = typer.Typer(help="Run a real local Apache Kafka broker (KRaft, single node) for development and tests.")
 app.add_typer(kafka_app, name="kafka", no_args_is_help=True)
 
@@ -242,6 +248,31 @@ def _now_label() -> str:
 
 
 _register_commands()
+_register_plan()
+
+
+DEMO_PLAN = Path(__file__).resolve().parents[1] / "plans" / "demo-plan.csv"
+
+
+def _load_demo_plan(settings: Settings) -> None:
+    """Store the sample plan (plans/demo-plan.csv) as a plan version; the same file again changes nothing."""
+    from schemas.plan import PlanError, parse_plan
+    from warehouse.loader import DuckDBWarehouse
+    from warehouse.plan import plan_file_name, store_plan
+
+    if not DEMO_PLAN.is_file():
+        return
+    try:
+        plan = parse_plan(DEMO_PLAN.read_text(encoding="utf-8"))
+    except PlanError as exc:
+        say(f"The sample plan {DEMO_PLAN.name} is not valid ({exc}): the report has no plan section.")
+        return
+    with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
+        stored = store_plan(warehouse.con, plan, plan_file_name(DEMO_PLAN))
+    if stored.new:
+        say(f"Loaded the sample plan {DEMO_PLAN.name} as plan version {stored.version}.")
+    else:
+        say(f"The sample plan {DEMO_PLAN.name} is already plan version {stored.version}.")
 
 
 @app.command()
@@ -295,6 +326,7 @@ def demo(
     from warehouse.loader import connect
     from warehouse.marts import data_days
 
+    _load_demo_plan(settings)
     say("Building the marts (only the days new events touched) ...")
     run_build(settings, progress=lambda line: say("  " + line))
     with connect(settings.duckdb_path) as con:

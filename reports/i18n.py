@@ -72,6 +72,30 @@ LABELS: dict[str, tuple[str, str]] = {
 
 # Fixed phrases: (en, zh).
 TEXT: dict[str, tuple[str, str]] = {
+    "plan": ("Plan", "经营计划"),
+    "plan_chart": ("Attainment", "达成情况"),
+    "plan_version": ("plan version {version}", "计划版本 {version}"),
+    "plan_scope": ("Scope", "范围"),
+    "plan_period": ("Period", "周期"),
+    "plan_target": ("Target", "目标"),
+    "plan_to_date": ("To date", "截至当日"),
+    "plan_attainment": ("Attainment", "达成率"),
+    "plan_projected": ("Projected", "预计"),
+    "plan_status": ("Status", "状态"),
+    "plan_none_at_risk": ("Every target is on track.", "所有目标均按计划推进。"),
+    "plan_legend": (
+        "Solid: to date · grey: target path · dashed: projection to the period's end (weekday pattern of the last 4 weeks where there is that much data, else linear).",
+        "实线：截至当日 · 灰线：目标路径 · 虚线：至周期末的预计值（有 4 周数据时按星期规律，否则线性）。",
+    ),
+    "status_on_track": ("on track", "按计划"),
+    "status_at_risk": ("at risk", "有风险"),
+    "status_off_track": ("off track", "偏离计划"),
+    "status_no_data": ("no data", "无数据"),
+    "plan_sentence": ("Plan: off track: {items}.", "经营计划偏离：{items}。"),
+    "plan_sentence_ok": (
+        "Plan (version {version}): no target is off track.",
+        "经营计划（版本 {version}）：没有偏离计划的目标。",
+    ),
     "title": ("Daily operations report", "直播运营日报"),
     "summary": ("Summary", "概要"),
     "headline": ("Headline", "核心指标"),

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from reports.anomalies import Anomaly, detect_anomalies, history_days
+from reports.plan import PlanSection, read_plan_section
 
 log = logging.getLogger(__name__)
 
@@ -459,6 +460,7 @@ class Report:
     anomalies: tuple[Anomaly, ...]
     anomaly_days: int
     restatements: tuple[Restatement, ...] = field(default=())
+    plan: PlanSection | None = None
 
     def value(self, key: str) -> Number | None:
         """D's value of a numeric headline figure."""
@@ -869,4 +871,5 @@ def read_report(con: duckdb.DuckDBPyConnection, day: date, timezone: str, data_d
         history=previous,
         anomalies=anomalies,
         anomaly_days=history_days(day, previous),
+        plan=read_plan_section(con, day),
     )

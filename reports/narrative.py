@@ -250,9 +250,20 @@ def _data(r: Report, lang: Lang) -> str:
     )
 
 
+def _plan(r: Report, lang: Lang) -> list[str]:
+    """The plan sentence (none without a plan): names the off-track targets."""
+    if r.plan is None or not r.plan.entries:
+        return []
+    off = [f"{_name(e.metric, lang)} ({e.scope}, {e.period})" for e in r.plan.off_track]
+    if not off:
+        return [text("plan_sentence_ok", lang, version=r.plan.version)]
+    return [text("plan_sentence", lang, items=_join(off, lang))]
+
+
 def narrative(report: Report, lang: Lang) -> list[str]:
-    """The narrative of the report, one string per sentence (seven)."""
+    """The narrative of the report, one string per sentence (seven, plus the plan's when a plan is loaded)."""
     return [
+        *_plan(report, lang),
         _overview(report, lang),
         _movers(report, lang),
         _week(report, lang),

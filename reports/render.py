@@ -25,8 +25,9 @@ from markupsafe import Markup
 
 from reports import charts, i18n
 from reports.i18n import Lang
-from reports.model import KEY_FIGURES, SECTION_FIGURES, Figure, Report
+from reports.model import KEY_FIGURES, METRICS, SECTION_FIGURES, Figure, Kind, Report
 from reports.narrative import attention_items, narrative
+from reports.plan_chart import plan_chart
 from reports.summary import rfc3339
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -114,6 +115,39 @@ def _charts(report: Report, lang: Lang) -> dict[str, Markup]:
     }
 
 
+_SCOPED_KINDS: dict[str, Kind] = {"cvr": "share", "cpa": "money", "roas": "decimal", "viewer_ratio": "decimal",
+                                        "avg_viewers": "decimal", "peak_viewers": "count",
+                                        "attributed_revenue_cents": "cents"}  # fmt: skip
+
+
+def _plan(report: Report, lang: Lang, with_charts: bool) -> list[dict[str, Any]]:
+    """The plan entries as the report shows them (worst first); empty without a plan."""
+    if report.plan is None:
+        return []
+    rows = []
+    for e in report.plan.entries:
+        spec = METRICS.get(e.metric)
+        kind = _SCOPED_KINDS.get(e.metric, spec.kind if spec else "decimal")
+        rows.append(
+            {
+                "label": i18n.label(e.metric, lang),
+                "scope": e.scope,
+                "period": e.period,
+                "kind": e.kind,
+                "direction": "≥" if e.direction == "at_least" else "≤",
+                "target": i18n.figure(e.target, kind),
+                "to_date": i18n.figure(e.to_date, kind),
+                "expected": i18n.figure(e.expected_to_date, kind),
+                "attainment": i18n.percent(e.attainment),
+                "projected": i18n.figure(e.projected, kind),
+                "status": e.status,
+                "status_text": i18n.text(f"status_{e.status}", lang),
+                "chart": plan_chart(e, lang) if with_charts else None,
+            }
+        )
+    return rows
+
+
 def _context(report: Report, lang: Lang, generated_at: datetime) -> dict[str, Any]:
     tz_now = report.built_at.astimezone(report.pcu_at.tzinfo)
     return {
@@ -125,6 +159,7 @@ def _context(report: Report, lang: Lang, generated_at: datetime) -> dict[str, An
         "sections": {name: [card(report.figures[k], lang) for k in keys] for name, keys in SECTION_FIGURES.items()},
         "narrative": narrative(report, lang),
         "attention": attention_items(report, lang),
+        "plan": _plan(report, lang, with_charts=False),
         "anomalies": [
             {
                 "metric": a.metric,
@@ -174,6 +209,7 @@ def render_html(report: Report, lang: Lang, generated_at: datetime) -> str:
     """The report as one self-contained HTML page."""
     context = _context(report, lang, generated_at)
     context["charts"] = _charts(report, lang)
+    context["plan"] = _plan(report, lang, with_charts=True)
     return _HTML.get_template("report.html.j2").render(context)
 
 

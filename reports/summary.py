@@ -123,6 +123,27 @@ def build_summary(report: Report, generated_at: datetime) -> dict[str, Any]:
             {"metric": a.metric, "value": a.value, "median": a.median, "direction": a.direction}
             for a in report.anomalies
         ],
+        "plan_version": report.plan.version if report.plan else None,
+        "plan": [
+            {
+                "metric": e.metric,
+                "scope": e.scope,
+                "period": e.period,
+                "kind": e.kind,
+                "direction": e.direction,
+                "target": e.target,
+                "to_date": e.to_date,
+                "expected_to_date": e.expected_to_date,
+                "attainment": e.attainment,
+                "projected": e.projected,
+                "projected_linear": e.projected_linear,
+                "projected_weekday": e.projected_weekday,
+                "projected_variance": e.projected_variance,
+                "status": e.status,
+                "line": e.line,
+            }
+            for e in (report.plan.entries if report.plan else ())
+        ],
     }
 
 

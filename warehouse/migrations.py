@@ -543,3 +543,84 @@ def _arrivals_and_skew(con: duckdb.DuckDBPyConnection) -> None:
 
 
 MIGRATIONS.append((6, "arrival corrections of duplicates; future events and clock skew of builds", _arrivals_and_skew))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Migration 7: the operating plan (docs/plan.md). Versions are never deleted; agg_daily_plan keeps the rows of
+# every version, so a report that used version 1 can still be read after version 2 is loaded.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _plan(con: duckdb.DuckDBPyConnection) -> None:
+    # key: version. One row per distinct plan file loaded (by its sha256).
+    con.execute(
+        """
+        CREATE TABLE plan_versions (
+            version INTEGER PRIMARY KEY,
+            loaded_at TIMESTAMPTZ NOT NULL,
+            file_name VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL UNIQUE,
+            targets INTEGER NOT NULL
+        )
+        """
+    )
+    # key: (version, line). One row per target line of the file.
+    con.execute(
+        """
+        CREATE TABLE plan_targets (
+            version INTEGER NOT NULL,
+            line INTEGER NOT NULL,
+            metric VARCHAR NOT NULL,
+            scope VARCHAR NOT NULL,
+            period VARCHAR NOT NULL,
+            period_start DATE NOT NULL,
+            period_end DATE NOT NULL,
+            target DOUBLE NOT NULL,
+            direction VARCHAR NOT NULL CHECK (direction IN ('at_least', 'at_most')),
+            kind VARCHAR NOT NULL CHECK (kind IN ('target', 'budget')),
+            aggregation VARCHAR NOT NULL,
+            note VARCHAR NOT NULL,
+            PRIMARY KEY (version, line)
+        )
+        """
+    )
+    # key: (day, plan_version, line). Attainment and pacing of each target on each built day of its period.
+    con.execute(
+        """
+        CREATE TABLE agg_daily_plan (
+            day DATE NOT NULL,
+            plan_version INTEGER NOT NULL,
+            line INTEGER NOT NULL,
+            metric VARCHAR NOT NULL,
+            scope VARCHAR NOT NULL,
+            period VARCHAR NOT NULL,
+            period_start DATE NOT NULL,
+            period_end DATE NOT NULL,
+            direction VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            aggregation VARCHAR NOT NULL,
+            target DOUBLE NOT NULL,
+            days_elapsed INTEGER NOT NULL,
+            days_with_data INTEGER NOT NULL,
+            period_days INTEGER NOT NULL,
+            to_date DOUBLE,
+            expected_to_date DOUBLE NOT NULL,
+            attainment DOUBLE,
+            projected_linear DOUBLE,
+            projected_weekday DOUBLE,
+            projected DOUBLE,
+            projected_variance DOUBLE,
+            status VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE VIEW v_plan_attainment AS
+        SELECT p.* FROM agg_daily_plan p
+        WHERE p.plan_version = (SELECT max(version) FROM plan_versions)
+        """
+    )
+
+
+MIGRATIONS.append((7, "operating plan: versions, targets and agg_daily_plan", _plan))

@@ -19,7 +19,7 @@ from tests.reports.warehouse import REPORT_DAY, add_quality_run
 # Written from docs/metrics.md, "summary.json, the machine-readable daily summary", in its order.
 TOP_LEVEL = [
     "date", "timezone", "complete", "watermark", "generated_at", "headline", "retention", "categories",
-    "top_channels", "campaigns", "sources", "data_quality", "anomalies",
+    "top_channels", "campaigns", "sources", "data_quality", "anomalies", "plan_version", "plan",
 ]  # fmt: skip
 HEADLINE = [
     "dau", "wau", "mau", "stickiness", "new_users", "unique_viewers", "sessions", "hours_watched", "pcu",
