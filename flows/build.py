@@ -1,9 +1,9 @@
-"""Build the marts: raw tables -> fact and daily mart tables (``warehouse.marts``), then republish.
+"""Build the marts: raw tables -> fact and daily mart tables (``warehouse.marts``).
 
 :func:`run_build` is the plain code (used by the CLI, the flow and the benchmark); :func:`build_marts_flow`
 is the Prefect flow ``build-marts`` around it. Without a range nor ``full`` the build is incremental: only
 the days touched by what was ingested since the last build (and the days depending on them) are rebuilt.
-At the end the analyst copy is republished, so analysts see the new marts.
+Each day's marts are replaced in one lake transaction: analysts see a day's old marts or its new ones.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from liveops.settings import Settings
-from warehouse.loader import DuckDBWarehouse
+from warehouse.lake import open_lake
 from warehouse.marts import BuildResult, build_marts, data_days
 from warehouse.plan import refresh_plan_mart
 
@@ -44,7 +44,7 @@ def run_build(
     full: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Build the marts of the warehouse that ``settings`` describe, then publish the analyst copy.
+    """Build the marts of the warehouse that ``settings`` describe.
 
     Args:
         settings: where the warehouse is, the report time zone and the allowed lateness.
@@ -61,19 +61,18 @@ def run_build(
     """
     if from_day is not None and to_day is not None and from_day > to_day:
         raise ValueError(f"--from {from_day} is after --to {to_day}")
-    with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
+    with open_lake(settings.lake) as con:
         days = None
         if not full and (from_day is not None or to_day is not None):
             days = _days_between(
-                data_days(warehouse.con, settings.report_timezone, settings.max_clock_skew), from_day, to_day
+                data_days(con, settings.report_timezone, settings.max_clock_skew), from_day, to_day
             )
         result = build_marts(
-            warehouse.con, days, settings.report_timezone, settings.allowed_lateness, full=full,
+            con, days, settings.report_timezone, settings.allowed_lateness, full=full,
             max_clock_skew=settings.max_clock_skew, progress=progress, slice_events=settings.build_slice_events,
         )  # fmt: skip
-        refresh_plan_mart(warehouse.con)  # the plan's attainment for the current plan version (docs/plan.md)
-        warehouse.publish()
-    log.info("%s; analysts read %s", result.line(), settings.analyst_copy)
+        refresh_plan_mart(con)  # the plan's attainment for the current plan version (docs/plan.md)
+    log.info("%s", result.line())
     return result
 
 
@@ -85,7 +84,7 @@ def build_marts_flow(
     full: bool = False,
     run_label: str = "",
 ) -> dict[str, Any]:
-    """Prefect flow: rebuild the marts (incremental by default, a range, or everything), then republish."""
+    """Prefect flow: rebuild the marts (incremental by default, a range, or everything)."""
     logger = get_run_logger()
     result = run_build(settings, from_day, to_day, full, progress=logger.info)
     logger.info(result.line())

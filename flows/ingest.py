@@ -28,7 +28,7 @@ from liveops.settings import Settings
 from schemas.events import Family
 from streams.consumer import BatchSource, KafkaBatchSource, Offsets, SourceError, SourceUnavailable
 from transforms.decode import decode_messages
-from warehouse.loader import DuckDBWarehouse, WarehouseWriter
+from warehouse.loader import LakeWarehouse, WarehouseWriter
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -77,7 +77,6 @@ def run_ingest(
     follow: bool = False,
     stop: threading.Event | None = None,
     progress: Callable[[IngestProgress], None] | None = None,
-    publish_every_s: float = 30.0,
     poll_timeout_s: float = 10.0,
     retry_s: float = 60.0,
 ) -> IngestProgress:
@@ -92,7 +91,6 @@ def run_ingest(
             seen at start and return.
         stop: set it to finish the batch in hand and return (Ctrl-C in the CLI).
         progress: called after every committed batch.
-        publish_every_s: in follow mode, publish the analyst copy at most this often (always at the end).
         poll_timeout_s: how long one batch may wait for messages.
         retry_s: when Kafka stops answering (a call fails, or no message comes while some are expected),
             keep retrying for this long, then stop with :class:`SourceError` (what happened, that nothing
@@ -147,7 +145,6 @@ def run_ingest(
         read_to = dict(position)  # how far the reader has been asked to read
         pending: Future[pl.DataFrame] | None = None
         last_commit: Future[None] | None = None
-        last_publish = time.monotonic()
         while not stop.is_set():
             if pending is None:
                 if follow:
@@ -201,15 +198,11 @@ def run_ingest(
             totals.lag = _lag(until, position)
             if progress:
                 progress(totals)
-            if follow and time.monotonic() - last_publish >= publish_every_s:
-                warehouse.publish()
-                last_publish = time.monotonic()
         if last_commit is not None:
             last_commit.result()  # the consumer group hears of the last batch before we return
     finally:
         # A batch read ahead but not loaded is dropped: the warehouse's offsets say where to start next time.
         kafka.shutdown(wait=True, cancel_futures=True)
-    warehouse.publish()
     return totals
 
 
@@ -233,7 +226,7 @@ def ingest_once(
     stop: threading.Event | None = None,
     progress: Callable[[IngestProgress], None] | None = None,
 ) -> IngestProgress:
-    """Run ingest with the Kafka source and the DuckDB warehouse that ``settings`` describe."""
+    """Run ingest with the Kafka source and the lake that ``settings`` describe."""
     families: dict[str, Family] = {topic: family for family, topic in settings.topics.by_family().items()}  # type: ignore[misc]
     retry_s = settings.kafka_retry_timeout.total_seconds()
     # One Kafka request never waits longer than the whole retry window (at least 1 s, at most 30 s).
@@ -242,7 +235,7 @@ def ingest_once(
         settings.kafka_client_config(), list(families), settings.consumer_group, request_timeout_s=request_timeout_s
     )
     try:
-        with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
+        with LakeWarehouse(settings.lake) as warehouse:
             return run_ingest(
                 source, warehouse, families, settings.batch_size, follow, stop, progress,
                 poll_timeout_s=min(10.0, max(1.0, retry_s / 2)), retry_s=retry_s,

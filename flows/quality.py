@@ -1,4 +1,4 @@
-"""Check a day's data quality before anyone reads it (``quality.checks``), then republish the analyst copy.
+"""Check a day's data quality before anyone reads it (``quality.checks``).
 
 :func:`run_quality` is the plain code (used by the CLI, the flow, the benchmark and the tests);
 :func:`check_quality` is the Prefect flow ``check-quality`` around it. The day's GX Data Docs are written to
@@ -19,7 +19,7 @@ from liveops.settings import Settings
 from quality.checks import DayWindow, QualityReport, check_day, event_span, windows_from
 from schemas.expectations import VOLUME_TRAILING_DAYS
 from transforms.days import days_frame
-from warehouse.loader import DuckDBWarehouse
+from warehouse.lake import lake_exists, open_lake
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def data_docs_dir(settings: Settings, day: date) -> Path:
 def run_quality(
     settings: Settings, day: date, report_time: datetime | None = None, data_docs: bool = True
 ) -> QualityReport:
-    """Check ``day`` in the warehouse that ``settings`` describe, store the results, republish the analyst copy.
+    """Check ``day`` in the warehouse that ``settings`` describe, store the results.
 
     Args:
         settings: the warehouse, the report time zone, the allowed lateness and the reports folder.
@@ -57,14 +57,15 @@ def run_quality(
     Raises:
         NoDataForDay: there is no warehouse yet, it holds no event, or ``day`` lies outside the days it holds.
     """
-    path = settings.duckdb_path
-    if not path.exists():
-        raise NoDataForDay(f"there is no warehouse at {path} yet: run `liveops ingest`, then `liveops build`.")
+    if not lake_exists(settings.lake):
+        raise NoDataForDay(
+            f"there is no warehouse at {settings.lake.describe()} yet: run `liveops ingest`, then `liveops build`."
+        )
     tz = settings.report_timezone
-    with DuckDBWarehouse(path, settings.analyst_copy) as warehouse:
-        span = event_span(warehouse.con)
+    with open_lake(settings.lake) as con:
+        span = event_span(con)
         if span is None:
-            raise NoDataForDay(f"the warehouse {path} holds no event yet: run `liveops ingest`, then `liveops build`.")
+            raise NoDataForDay("the warehouse holds no event yet: run `liveops ingest`, then `liveops build`.")
         first, last = (instant.astimezone(ZoneInfo(tz)).date() for instant in span)
         if not first <= day <= last:
             raise NoDataForDay(
@@ -72,14 +73,13 @@ def run_quality(
                 "Pick a day in that range, or ingest that day's events first."
             )
         report = check_day(
-            warehouse.con,
+            con,
             quality_windows(day, tz),
             settings.allowed_lateness,
             report_time or datetime.now(UTC),
             data_docs_dir(settings, day) if data_docs else None,
             max_clock_skew=settings.max_clock_skew,
         )
-        warehouse.publish()
     return report
 
 

@@ -57,20 +57,17 @@ def report_dir(settings: Settings, day: date) -> Path:
 
 
 def open_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """The analyst copy opened read-only (else the pipeline's file, read-only, when there is no copy).
+    """The lake attached read-only, at its latest snapshot (the report records which one).
 
     Raises:
-        ReportError: neither file exists.
+        ReportError: there is no warehouse yet, or it cannot be opened.
     """
-    for path in (settings.analyst_copy, settings.duckdb_path):
-        if path.exists():
-            con = duckdb.connect(str(path), read_only=True)
-            con.execute("SET TimeZone = 'UTC'")
-            return con
-    raise ReportError(
-        f"no warehouse at {settings.analyst_copy} nor {settings.duckdb_path}: run `liveops ingest` "
-        "and `liveops build` first"
-    )
+    from warehouse.lake import WarehouseError, open_lake
+
+    try:
+        return open_lake(settings.lake, read_only=True)
+    except WarehouseError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def _write(path: Path, content: str) -> Path:
@@ -151,12 +148,14 @@ def run_report(
     folder = report_dir(settings, day)
     data_docs = DATA_DOCS.as_posix() if (folder / DATA_DOCS).exists() else None
 
-    con = open_warehouse(settings)
-    try:
+    from warehouse.lake import current_snapshot, transaction
+
+    with open_warehouse(settings) as con, transaction(con):  # one transaction: every figure from one snapshot
+        snapshot = current_snapshot(con)
         report = read_report(con, day, settings.report_timezone, data_docs=data_docs)
-    finally:
-        con.close()
     summary = build_summary(report, generated_at)
+    # The lake snapshot the figures come from: `liveops query --as-of SNAPSHOT` reads exactly that data.
+    summary["warehouse_snapshot"] = snapshot
     folder.mkdir(parents=True, exist_ok=True)
     report = replace(report, restatements=restatements(folder, report, summary))
 

@@ -54,7 +54,7 @@ from reports.delivery import (
     deliver_report,
 )
 from reports.i18n import LANGS, Lang
-from warehouse.loader import connect
+from warehouse.lake import LakeConfig, WarehouseError, open_lake, transaction
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -149,12 +149,11 @@ def deliver_day(settings: Settings, day: date, sleep: Callable[[float], None] = 
 
 
 def record_deliveries(
-    duckdb_path: Path, attempts: list[DeliveryAttempt], tries: int = 5, sleep: Callable[[float], None] = time.sleep
+    lake: LakeConfig, attempts: list[DeliveryAttempt], tries: int = 5, sleep: Callable[[float], None] = time.sleep
 ) -> bool:
     """Append delivery attempts to the warehouse's ``deliveries`` table.
 
-    The warehouse may be held by another writer for a moment (DuckDB: one writing process per file), so
-    this tries a few times. It never raises: a delivery log that cannot be written is logged instead.
+    The catalog may refuse a commit for a moment (another writer), so this tries a few times. It never raises: a delivery log that cannot be written is logged instead.
 
     Returns:
         Whether the attempts were recorded.
@@ -165,19 +164,16 @@ def record_deliveries(
     rows = [[getattr(a, c) for c in columns] for a in attempts]
     for number in range(1, tries + 1):
         try:
-            con = connect(duckdb_path)
-            try:
+            with open_lake(lake) as con, transaction(con):
                 con.executemany(
                     f"INSERT INTO deliveries ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows
                 )
-            finally:
-                con.close()
             return True
-        except duckdb.Error as exc:
+        except (duckdb.Error, WarehouseError) as exc:
             if number == tries:
                 log.error(
                     "could not record %d delivery attempt(s) in %s: %s (%s)",
-                    len(rows), duckdb_path, exc, DeliverySummary.of(attempts).line(),
+                    len(rows), lake.describe(), exc, DeliverySummary.of(attempts).line(),
                 )  # fmt: skip
                 return False
             sleep(min(30.0, 2.0**number))
@@ -189,7 +185,7 @@ def deliver_and_record(
 ) -> list[DeliveryAttempt]:
     """Deliver the written report of ``day`` and record every attempt in ``deliveries``."""
     attempts = deliver_day(settings, day, sleep)
-    record_deliveries(settings.duckdb_path, attempts, sleep=sleep)
+    record_deliveries(settings.lake, attempts, sleep=sleep)
     return attempts
 
 
@@ -319,7 +315,7 @@ def scheduled_report(
         attempts = deliver_task(settings, day)
         if attempts:
             with warehouse_slot():
-                record_deliveries(settings.duckdb_path, attempts)
+                record_deliveries(settings.lake, attempts)
         failed = DeliverySummary.of(attempts).failed
         if failed:
             # The report's files are written and stay; a failed delivery is reported, not fatal.
@@ -537,11 +533,8 @@ def _attempt(step: Callable[[], Any], describe: Callable[[Any], str]) -> str:
 def _complete_days(settings: Settings, days: list[date]) -> dict[date, bool]:
     if not days:
         return {}
-    con = connect(settings.duckdb_path)
-    try:
+    with open_lake(settings.lake, read_only=True) as con:
         rows = con.execute(
             "SELECT day, complete FROM build_days WHERE day BETWEEN ? AND ?", [min(days), max(days)]
         ).fetchall()
-    finally:
-        con.close()
     return {d: bool(c) for d, c in rows}

@@ -1,5 +1,5 @@
 """`python -m liveops` is the `liveops` command."""
 
-from liveops.cli import app
+from liveops.cli import run
 
-app()
+run()

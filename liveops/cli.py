@@ -191,12 +191,12 @@ def ingest(
         bool, typer.Option("--prefect/--no-prefect", help=PREFECT_HELP.format(flow="ingest-events"))
     ] = True,
 ) -> None:
-    """Consume the four topics into DuckDB: validate, quarantine bad messages, drop duplicates, exactly once.
+    """Consume the four topics into the warehouse (a DuckLake): validate, quarantine bad messages, drop duplicates, exactly once.
 
     By default it drains every partition up to the end offsets seen at start, then stops (for scheduled
-    runs). Each micro-batch is written with its offsets in one DuckDB transaction, so an interrupted run is
-    repaired by running again. Ctrl-C finishes the batch in hand and exits cleanly. At the end the analyst
-    copy (LIVEOPS_ANALYST_PATH) is republished.
+    runs). Each micro-batch is written with its offsets in one lake transaction, so an interrupted run is
+    repaired by running again. Ctrl-C finishes the batch in hand and exits cleanly. Analysts see each batch as
+    soon as it is committed (`liveops query` reads the lake's latest snapshot).
     """
     import signal
     import threading
@@ -230,7 +230,7 @@ def ingest(
     finally:
         signal.signal(signal.SIGINT, previous)
     assert isinstance(result, IngestProgress)
-    say(f"ingest done: {result.line()}; analysts read {settings.analyst_copy}")
+    say(f"ingest done: {result.line()}")
 
 
 def _human(value: object) -> str:
@@ -251,13 +251,27 @@ _register_commands()
 _register_plan()
 
 
+def run() -> None:
+    """The ``liveops`` command: the app, with the warehouse's errors (busy, unreachable, missing) caught once,
+    here, and shown as one line that says what to do, instead of a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        from warehouse.lake import WarehouseError  # here, not above: `--help` need not load DuckDB
+
+        if not isinstance(exc, WarehouseError):
+            raise
+        typer.secho(f"warehouse: {exc}", fg="red", err=True)
+        raise SystemExit(1) from None
+
+
 DEMO_PLAN = Path(__file__).resolve().parents[1] / "plans" / "demo-plan.csv"
 
 
 def _load_demo_plan(settings: Settings) -> None:
     """Store the sample plan (plans/demo-plan.csv) as a plan version; the same file again changes nothing."""
     from schemas.plan import PlanError, parse_plan
-    from warehouse.loader import DuckDBWarehouse
+    from warehouse.lake import open_lake
     from warehouse.plan import plan_file_name, store_plan
 
     if not DEMO_PLAN.is_file():
@@ -267,8 +281,8 @@ def _load_demo_plan(settings: Settings) -> None:
     except PlanError as exc:
         say(f"The sample plan {DEMO_PLAN.name} is not valid ({exc}): the report has no plan section.")
         return
-    with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
-        stored = store_plan(warehouse.con, plan, plan_file_name(DEMO_PLAN))
+    with open_lake(settings.lake) as con:
+        stored = store_plan(con, plan, plan_file_name(DEMO_PLAN))
     if stored.new:
         say(f"Loaded the sample plan {DEMO_PLAN.name} as plan version {stored.version}.")
     else:
@@ -323,13 +337,13 @@ def demo(
     from flows.quality import run_quality
     from flows.report import run_report
     from flows.schedule import describe_quality
-    from warehouse.loader import connect
+    from warehouse.lake import open_lake
     from warehouse.marts import data_days
 
     _load_demo_plan(settings)
     say("Building the marts (only the days new events touched) ...")
     run_build(settings, progress=lambda line: say("  " + line))
-    with connect(settings.duckdb_path) as con:
+    with open_lake(settings.lake, read_only=True) as con:
         built_days = data_days(con, settings.report_timezone, settings.max_clock_skew)
     if not built_days:
         raise fail("The warehouse holds no events: nothing to report.")
@@ -357,5 +371,5 @@ def demo(
         + "\n".join(f"  {name:<18} {_human(headline[name])}" for name in shown)
         + "\n"
         + "\n".join(f"  {path}" for path in [*paths, *paths_extra])
-        + f'\n  analyst copy: {settings.analyst_copy}   (try: uv run liveops query "SELECT * FROM v_daily_headline")'
+        + f'\n  warehouse: {settings.lake.describe()}   (try: uv run liveops query "SELECT * FROM v_daily_headline")'
     )

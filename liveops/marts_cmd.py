@@ -1,4 +1,4 @@
-"""``liveops build`` and ``liveops query``: build the marts, and let analysts query the analyst copy.
+"""``liveops build`` and ``liveops query``: build the marts, and let analysts query the warehouse.
 
 Registered by the main app (``liveops.cli``) as the ``build`` and ``query`` commands.
 """
@@ -11,15 +11,17 @@ import json
 import shutil
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from liveops.console import PREFECT_HELP, analyst_copy_path, fail, load_settings, say, tracked_by_prefect
+from liveops.console import PREFECT_HELP, fail, load_settings, say, tracked_by_prefect
+
+if TYPE_CHECKING:
+    from warehouse.lake import LakeConfig
 
 # Statement types a read-only analyst query may have (SHOW, DESCRIBE, SUMMARIZE, VALUES, FROM-first and
 # PIVOT-free queries all parse as SELECT).
@@ -72,11 +74,9 @@ def build(
     build, plus the days whose figures depend on them (the 30 days after new activity, attribution windows,
     sessions and streams crossing midnight, days that were still incomplete). --from/--to rebuild a range;
     --full rebuilds every day. Each day is replaced in one transaction; rebuilding a day gives the same rows.
-    Days are calendar days of LIVEOPS_REPORT_TIMEZONE. At the end the analyst copy is republished, so
-    `liveops query` sees the new marts.
+    Days are calendar days of LIVEOPS_REPORT_TIMEZONE. `liveops query` sees each day's new marts as soon as
+    its transaction commits.
     """
-    import duckdb
-
     from flows.build import build_label, build_marts_flow, run_build
 
     if full and (from_day or to_day):
@@ -86,21 +86,12 @@ def build(
     if start and end and start > end:
         raise fail(f"--from {start} is after --to {end}", 2)
     settings = load_settings()
-    try:
-        if tracked_by_prefect(prefect):
-            summary = build_marts_flow(settings, start, end, full, run_label=build_label(start, end, full))
-            say(f"build done: {summary['mode']} build of {len(summary['days'])} day(s) in {summary['seconds']:.1f} s")
-        else:
-            result = run_build(settings, start, end, full, progress=say)
-            say(result.line())
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise fail(
-                f"the warehouse {settings.duckdb_path} is in use by another process (an `ingest --follow`?). "
-                "DuckDB allows one writer: build when it has finished."
-            ) from exc
-        raise
-    say(f"analysts read {settings.analyst_copy} (`liveops query`)")
+    if tracked_by_prefect(prefect):
+        summary = build_marts_flow(settings, start, end, full, run_label=build_label(start, end, full))
+        say(f"build done: {summary['mode']} build of {len(summary['days'])} day(s) in {summary['seconds']:.1f} s")
+    else:
+        result = run_build(settings, start, end, full, progress=say)
+        say(result.line())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -132,7 +123,7 @@ def check_read_only(sql: str) -> str:
     kind = statements[0].type.name
     if kind not in _READ_ONLY_TYPES:
         raise QueryRefused(
-            f"{kind} statements are refused: the analyst copy is read-only, and `liveops query` runs queries "
+            f"{kind} statements are refused: analysts attach the warehouse read-only, and `liveops query` runs queries "
             "only (SELECT, WITH, FROM, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN). The marts are written by `liveops build`."
         )
     return sql
@@ -293,30 +284,49 @@ def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return json.dumps(objects, ensure_ascii=False, indent=2)
 
 
-def run_query(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run one read-only query on the DuckDB file ``path`` opened read-only; timestamps come back in UTC.
+def run_query(
+    lake: LakeConfig, sql: str, snapshot: int | None = None, at: datetime | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one read-only query on the lake attached read-only (at its latest snapshot, or as of ``snapshot``
+    or ``at``); timestamps come back in UTC.
 
     Raises:
         QueryRefused: the statement is not a query (refused before it reaches DuckDB), or DuckDB refused a write.
+        WarehouseError: there is no warehouse, or no snapshot at that point.
         duckdb.Error: any other DuckDB error (syntax error, unknown table, type error, ...).
     """
     import duckdb
 
+    from warehouse.lake import open_lake
+
     check_read_only(sql)
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        con.execute("SET TimeZone = 'UTC'")
+    with open_lake(lake, read_only=True, snapshot=snapshot, at=at) as con:
         try:
             relation = con.sql(sql)
         except duckdb.InvalidInputException as exc:
             if "read-only" in str(exc):
-                raise QueryRefused(f"the analyst copy is read-only; writes are refused ({exc})") from exc
+                raise QueryRefused(f"the warehouse is attached read-only; writes are refused ({exc})") from exc
             raise
         if relation is None:
             return [], []
         return list(relation.columns), relation.fetchall()
-    finally:
-        con.close()
+
+
+def parse_as_of(value: str | None) -> tuple[int | None, datetime | None]:
+    """``--as-of``: a snapshot id (``42``) or a moment (``2026-11-03T08:00:00Z``; a date alone is its 00:00 UTC)."""
+    if value is None:
+        return None, None
+    text = value.strip()
+    if text.isdigit():
+        return int(text), None
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither a snapshot id (e.g. 42) nor a time (e.g. 2026-11-03T08:00:00Z)",
+            param_hint="--as-of",
+        ) from None
+    return None, moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def query(
@@ -350,11 +360,21 @@ def query(
             "tab or CR gets a leading ' so a spreadsheet does not run it as a formula",
         ),
     ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="SNAPSHOT|TIME",
+            help="time travel: read the warehouse as it was at a snapshot id (every report's summary.json "
+            "names its warehouse_snapshot) or at a time (2026-11-03T08:00:00Z)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run a read-only SQL query against the analyst copy of the warehouse and print the result.
+    """Run a read-only SQL query against the warehouse (the lake's latest snapshot) and print the result.
 
-    The analyst copy (LIVEOPS_ANALYST_PATH) is republished by `liveops ingest` and `liveops build`; it is
-    opened read-only, so queries never block the pipeline and cannot change the warehouse. Start with the
+    The lake is attached read-only, so a query never blocks the pipeline and cannot change the warehouse;
+    it sees every batch and build committed before it started. Start with the
     analyst views: v_daily_headline, v_daily_channels, v_daily_streams, v_daily_categories, v_campaigns,
     v_retention, v_daily_sources (docs/marts.md lists every table, view and column).
 
@@ -362,15 +382,15 @@ def query(
     """
     import duckdb
 
+    from warehouse.lake import WarehouseError
+
     text = sys.stdin.read() if sql == "-" else sql
-    path = analyst_copy_path()
-    if not path.exists():
-        raise fail(
-            f"no analyst copy at {path} yet: run `liveops ingest` first (it publishes the copy), "
-            "then `liveops build` for the marts."
-        )
+    snapshot, at = parse_as_of(as_of)
+    settings = load_settings()
     try:
-        columns, rows = run_query(path, text)
+        columns, rows = run_query(settings.lake, text, snapshot, at)
+    except WarehouseError as exc:
+        raise fail(str(exc)) from None
     except QueryRefused as exc:
         raise fail(f"refused: {exc}", 2) from None
     except duckdb.ParserException as exc:

@@ -125,7 +125,6 @@ def backfill(
     Rerunning gives the same marts and files. Reports are delivered only with --deliver
     (every rerun delivers again). Exits 1 when a day's quality check, report or delivery failed.
     """
-    import duckdb
 
     from flows.schedule import run_backfill
 
@@ -133,15 +132,7 @@ def backfill(
     if start > end:
         raise fail(f"--from {start} is after --to {end}", 2)
     settings = load_settings()
-    try:
-        days = run_backfill(settings, start, end, langs=lang or None, deliver=deliver, progress=say)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise fail(
-                f"the warehouse {settings.duckdb_path} is in use by another process (an ingest, or a run of "
-                "`liveops serve`). DuckDB allows one writer: backfill when it has finished."
-            ) from exc
-        raise
+    days = run_backfill(settings, start, end, langs=lang or None, deliver=deliver, progress=say)
     failed = [d for d in days if not d.ok]
     built = sum(d.built for d in days)
     say(f"backfill done: {built} of {len(days)} day(s) built, {len(failed)} with a failure")
@@ -221,23 +212,30 @@ def _one(con: Any, sql: str) -> tuple[Any, ...] | None:
 
 
 def _warehouse_status(settings: Settings) -> dict[str, Any]:
-    import duckdb
-
-    from warehouse.loader import connect
+    from warehouse.lake import WarehouseError, current_snapshot, lake_exists, open_lake, snapshots
     from warehouse.marts import warehouse_watermark
 
-    path = settings.analyst_copy
-    if not path.exists():
-        return {"analyst_copy": str(path), "exists": False}
-    published = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    where = settings.lake.describe()
+    if not lake_exists(settings.lake):
+        return {"lake": where, "exists": False}
     try:
-        con = connect(path, read_only=True)
-    except duckdb.Error as exc:
-        return {"analyst_copy": str(path), "exists": True, "error": str(exc)}
+        con = open_lake(settings.lake, read_only=True)
+    except WarehouseError as exc:
+        return {"lake": where, "exists": True, "error": str(exc)}
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        out: dict[str, Any] = {"analyst_copy": str(path), "exists": True, "published_at": _iso(published)}
+        con.execute("BEGIN TRANSACTION")  # every figure below from one snapshot
+        tables = {
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
+            ).fetchall()
+        }
+        snapshot = current_snapshot(con)
+        latest = snapshots(con, limit=1)
+        out: dict[str, Any] = {
+            "lake": where, "exists": True, "snapshot": snapshot,
+            "snapshot_at": _iso(latest[0][1]) if latest else None,
+        }  # fmt: skip
         if "ingest_batches" in tables:
             last = _one(
                 con,
@@ -395,11 +393,11 @@ def format_status(status: dict[str, Any]) -> str:
     lines.append("")
     wh = status["warehouse"]
     if not wh["exists"]:
-        lines.append(f"Warehouse   no analyst copy at {wh['analyst_copy']} yet: run `liveops ingest`")
+        lines.append(f"Warehouse   no warehouse at {wh['lake']} yet: run `liveops ingest`")
     elif "error" in wh:
-        lines.append(f"Warehouse   cannot open {wh['analyst_copy']}: {wh['error']}")
+        lines.append(f"Warehouse   {wh['error']}")
     else:
-        lines.append(f"Warehouse   analyst copy {wh['analyst_copy']}, published {_ago(wh['published_at'], now)}")
+        lines.append(f"Warehouse   {wh['lake']}, snapshot {wh['snapshot']} of {_ago(wh['snapshot_at'], now)}")
         last = wh.get("last_ingest")
         if last:
             lines.append(
@@ -471,9 +469,8 @@ def status(
 ) -> None:
     """Is the pipeline healthy? Broker, consumer lag, last ingest, last build, watermark, days, last report.
 
-    Reads the analyst copy (read-only), so it works while an ingest runs; what the pipeline did since the
-    copy was last published (after every ingest and build) shows on the next publish. Exits 1 when Kafka is
-    unreachable.
+    Reads the warehouse's latest snapshot (attached read-only), so it works while an ingest or a build runs
+    and shows every batch committed so far. Exits 1 when Kafka is unreachable.
     """
     settings = load_settings()
     result = collect_status(settings)

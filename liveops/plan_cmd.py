@@ -42,34 +42,28 @@ def check(path: PlanFile) -> None:
 @plan_app.command("load")
 def load(path: PlanFile) -> None:
     """Validate a plan file and store it as a new plan version (the same file again changes nothing)."""
-    from warehouse.loader import DuckDBWarehouse
+    from warehouse.lake import open_lake
     from warehouse.plan import plan_file_name, refresh_plan_mart, store_plan
 
     plan = _parse(path)
     settings = load_settings()
-    with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
-        stored = store_plan(warehouse.con, plan, plan_file_name(path))
+    with open_lake(settings.lake) as con:
+        stored = store_plan(con, plan, plan_file_name(path))
         if not stored.new:
             say(f"{path.name} is already plan version {stored.version}: nothing changed")
             return
-        rows = refresh_plan_mart(warehouse.con)
-        warehouse.publish()
+        rows = refresh_plan_mart(con)
     say(f"{path.name} stored as plan version {stored.version} ({len(plan.targets)} targets, {rows} mart rows)")
 
 
 @plan_app.command("show")
 def show() -> None:
     """List the current plan version's targets (tab-separated on stdout)."""
-    import duckdb
-
+    from warehouse.lake import open_lake
     from warehouse.plan import current_version, read_targets
 
     settings = load_settings()
-    path = settings.analyst_copy if settings.analyst_copy.exists() else settings.duckdb_path
-    if not path.exists():
-        raise fail("no warehouse yet: run `liveops ingest` and `liveops build` first")
-    con = duckdb.connect(str(path), read_only=True)
-    try:
+    with open_lake(settings.lake, read_only=True) as con:
         version = current_version(con)
         if version is None:
             raise fail("no plan is loaded: `liveops plan load FILE`")
@@ -77,5 +71,3 @@ def show() -> None:
         typer.echo("line\tmetric\tscope\tperiod\ttarget\tdirection\tkind")
         for t in read_targets(con, version):
             typer.echo(f"{t.line}\t{t.metric}\t{t.scope}\t{t.period.text}\t{t.target:g}\t{t.direction}\t{t.kind}")
-    finally:
-        con.close()

@@ -59,7 +59,6 @@ def quality(
     (quality_runs, quality_results, day_status: a critical failure marks the day unverified) and the GX Data
     Docs to <LIVEOPS_REPORTS_DIR>/<date>/data-docs/index.html. Build the day's marts first (`liveops build`).
     """
-    import duckdb
 
     from flows.quality import NoDataForDay, check_quality, run_quality
 
@@ -68,13 +67,6 @@ def quality(
         report = check_quality(settings, day) if tracked_by_prefect(prefect) else run_quality(settings, day)
     except NoDataForDay as exc:
         raise fail(f"Nothing to check: {exc}") from exc
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise fail(
-                f"the warehouse {settings.duckdb_path} is in use by another process (an `ingest --follow`?). "
-                "DuckDB allows one writer: check when it has finished."
-            ) from exc
-        raise
     typer.echo(format_report(report, settings.report_timezone))
     if not report.verified:
         raise typer.Exit(1)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from warehouse.lake import LakeConfig
 
 
 class Topics(BaseModel):
@@ -68,9 +71,21 @@ class Settings(BaseSettings):
     kafka_jars: Path = Field(Path(".liveops/jars"), description="cache of the broker's jars from Maven Central")
 
     # Warehouse and reports
-    duckdb_path: Path = Field(Path("data/warehouse.duckdb"), description="the pipeline's read-write DuckDB file")
-    analyst_path: Path | None = Field(
-        None, description="the read-only copy analysts open (default: <duckdb_path stem>.analyst.duckdb)"
+    lake_catalog: str = Field(
+        "sqlite:data/lake/catalog.sqlite",
+        description="the lake's catalog: 'sqlite:PATH' (default, no server) or 'postgres:dbname=... host=... user=...'",
+    )
+    lake_data_path: str = Field(
+        "data/lake/files/", description="where the lake's Parquet files live: a folder, or s3://bucket/prefix/"
+    )
+    lake_catalog_password: SecretStr | None = Field(None, description="password of the PostgreSQL catalog")
+    lake_s3_endpoint: str | None = Field(None, description="S3-compatible endpoint host:port (default: AWS)")
+    lake_s3_key_id: str | None = None
+    lake_s3_secret: SecretStr | None = None
+    lake_s3_region: str = "us-east-1"
+    lake_s3_use_ssl: bool = True
+    lake_snapshot_retention: timedelta = Field(
+        timedelta(days=7), description="how long `warehouse maintain` keeps old snapshots for time travel"
     )
     reports_dir: Path = Field(Path("data/reports"), description="where daily reports are written, one folder per day")
     report_timezone: str = "UTC"
@@ -156,11 +171,21 @@ class Settings(BaseSettings):
         return ZoneInfo(self.report_timezone)
 
     @property
-    def analyst_copy(self) -> Path:
-        """Path of the analyst copy of the warehouse."""
-        if self.analyst_path is not None:
-            return self.analyst_path
-        return self.duckdb_path.with_name(self.duckdb_path.stem + ".analyst.duckdb")
+    def lake(self) -> LakeConfig:
+        """Where the warehouse lives (catalog, data path, secrets), for :func:`warehouse.lake.open_lake`."""
+        from warehouse.lake import LakeConfig, S3Location  # DuckDB loads only when the lake is used
+
+        s3 = None
+        if self.lake_data_path.startswith("s3://"):
+            s3 = S3Location(
+                endpoint=self.lake_s3_endpoint,
+                key_id=self.lake_s3_key_id or "",
+                secret=self.lake_s3_secret.get_secret_value() if self.lake_s3_secret else "",
+                region=self.lake_s3_region,
+                use_ssl=self.lake_s3_use_ssl,
+            )
+        password = self.lake_catalog_password.get_secret_value() if self.lake_catalog_password else None
+        return LakeConfig(self.lake_catalog, self.lake_data_path, password, s3)
 
     def kafka_client_config(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python clients: bootstrap servers and security settings."""
@@ -184,5 +209,4 @@ class Settings(BaseSettings):
         for key, value in shown.items():
             if isinstance(getattr(self, key), SecretStr) and value is not None:
                 shown[key] = "**********"
-        shown["analyst_path"] = str(self.analyst_copy)
         return shown

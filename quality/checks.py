@@ -49,6 +49,7 @@ from schemas.expectations import (
     Suite,
     required_fields,
 )
+from warehouse.lake import transaction
 
 log = logging.getLogger(__name__)
 
@@ -225,27 +226,12 @@ def _holds(conditions: Sequence[Condition]) -> pl.Expr:
     return expr
 
 
-def _enforced_unique(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    """DuckDB enforces that ``column`` alone is the primary key (or unique) of ``table``."""
-    rows = _rows(
-        con,
-        "SELECT count(*) FROM duckdb_constraints() WHERE table_name = $table "
-        "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') AND constraint_column_names = [$column]",
-        {"table": table, "column": column},
-    )
-    return bool(rows and rows[0][0])
-
-
 def _repeated(
     con: duckdb.DuckDBPyConnection, family: Family, table: str, column: str, where: str, params: object
 ) -> int:
     """Rows of the day whose ``column`` value already occurs on another row (0: the column is unique)."""
-    # The staged view is a projection of the raw table; a repeated event_id cannot be stored there while its
-    # primary key stands (ingest's INSERT OR IGNORE relies on it), so counting would only cost time (60 % of
-    # the profile). Without that key, count: distinct 64-bit hashes first (equal values have equal hashes:
-    # no repeated hash, no repeated value), then exactly when a hash repeats (it may be a collision).
-    if _enforced_unique(con, _raw(family), column):
-        return 0
+    # Distinct 64-bit hashes first (equal values have equal hashes: no repeated hash, no repeated value),
+    # then exactly when a hash repeats (it may be a collision). The lake has no keys to lean on.
     col = _quote(column)
     row = _rows(con, f"SELECT count({col}) - count(DISTINCT hash({col})) FROM {table} WHERE {where}", params)
     if not row or not row[0][0]:
@@ -641,8 +627,7 @@ def check_day(
 
 def store_report(con: duckdb.DuckDBPyConnection, report: QualityReport) -> None:
     """Write the run, its results and the day's status in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "INSERT INTO quality_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -670,8 +655,9 @@ def store_report(con: duckdb.DuckDBPyConnection, report: QualityReport) -> None:
                 {"run_id": report.run_id, "day": report.day},
             )
             con.unregister("_quality_rows")
+        con.execute("DELETE FROM day_status WHERE day = ?", [report.day])
         con.execute(
-            "INSERT OR REPLACE INTO day_status VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO day_status VALUES (?, ?, ?, ?, ?, ?)",
             [
                 report.day,
                 report.status,
@@ -681,7 +667,3 @@ def store_report(con: duckdb.DuckDBPyConnection, report: QualityReport) -> None:
                 len(report.warnings),
             ],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise

@@ -1,8 +1,11 @@
-"""Shared fixtures: a real Kafka broker for the session, a fresh DuckDB file per test."""
+"""Shared fixtures: a real Kafka broker for the session, a fresh lake per test (SQLite catalog by default;
+PostgreSQL, a real server, for tests parametrised with ``lake`` = ``postgres``)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +14,8 @@ import pytest
 
 from liveops.settings import Settings
 from streams.broker import LocalBroker, free_port
+from tests.postgres import PASSWORD, PostgresServer, postgres_server
+from warehouse.lake import LakeConfig, open_lake
 
 # Prefect and friends must never wait on the network from a test.
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -45,8 +50,80 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBrok
         yield broker
 
 
+@pytest.fixture(scope="session")
+def lake_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty lake with a SQLite catalog, made once: :func:`fresh_lake` copies its catalog file
+    (migrating a new lake takes ~2 s; a copy takes milliseconds)."""
+    folder = tmp_path_factory.mktemp("lake-template")
+    config = LakeConfig(f"sqlite:{folder / 'catalog.sqlite'}", f"{folder / 'files'}/")
+    open_lake(config).close()
+    with sqlite3.connect(folder / "catalog.sqlite") as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return folder / "catalog.sqlite"
+
+
+def fresh_lake(folder: Path, template: Path) -> LakeConfig:
+    """A new empty lake under ``folder`` (SQLite catalog): a copy of the template's catalog, its data path
+    moved to ``folder/lake/files/`` (an empty lake has no data file to move)."""
+    lake = folder / "lake"
+    lake.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, lake / "catalog.sqlite")
+    data_path = f"{lake / 'files'}/"
+    with sqlite3.connect(lake / "catalog.sqlite") as con:
+        con.execute("UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'", [data_path])
+    return LakeConfig(f"sqlite:{lake / 'catalog.sqlite'}", data_path)
+
+
+def copy_lake(lake: LakeConfig, folder: Path) -> LakeConfig:
+    """A copy of the SQLite-catalog ``lake`` (catalog and data files) under ``folder``, independent of it."""
+    source = lake.sqlite_path
+    assert source is not None, "only a SQLite-catalog lake is copied this way"
+    with sqlite3.connect(source) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    target = folder / "lake"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target / "catalog.sqlite")
+    data_path = f"{target / 'files'}/"
+    if Path(lake.data_path).exists():
+        shutil.copytree(lake.data_path, data_path)
+    with sqlite3.connect(target / "catalog.sqlite") as con:
+        con.execute("UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'", [data_path])
+    return LakeConfig(f"sqlite:{target / 'catalog.sqlite'}", data_path)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server (started on first use)."""
+    with postgres_server(tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
 @pytest.fixture
-def settings(tmp_path: Path, kafka_broker: LocalBroker, request: pytest.FixtureRequest) -> Settings:
+def lake(tmp_path: Path, lake_template: Path, request: pytest.FixtureRequest) -> LakeConfig:
+    """A fresh lake for this test: SQLite catalog, or a new PostgreSQL database when parametrised
+    ``@pytest.mark.parametrize("lake", ["sqlite", "postgres"], indirect=True)``."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        return LakeConfig(f"postgres:{server.new_database()}", f"{tmp_path / 'lake-files'}/", PASSWORD)
+    return fresh_lake(tmp_path, lake_template)
+
+
+def lake_settings(lake: LakeConfig) -> dict[str, object]:
+    """The Settings fields (and LIVEOPS_ variables, with :func:`lake_env`) that point at ``lake``."""
+    return {"lake_catalog": lake.catalog, "lake_data_path": lake.data_path, "lake_catalog_password": lake.catalog_password}
+
+
+def lake_env(lake: LakeConfig) -> dict[str, str]:
+    """Environment variables pointing a `liveops` subprocess at ``lake``."""
+    env = {"LIVEOPS_LAKE_CATALOG": lake.catalog, "LIVEOPS_LAKE_DATA_PATH": lake.data_path}
+    if lake.catalog_password is not None:
+        env["LIVEOPS_LAKE_CATALOG_PASSWORD"] = lake.catalog_password
+    return env
+
+
+@pytest.fixture
+def settings(tmp_path: Path, kafka_broker: LocalBroker, lake: LakeConfig, request: pytest.FixtureRequest) -> Settings:
     """Settings pointing at the session broker, with topic names unique to this test and files under tmp_path."""
     suffix = request.node.name.replace("[", "-").replace("]", "")[:40] + "-" + os.urandom(3).hex()
     return Settings(
@@ -56,13 +133,7 @@ def settings(tmp_path: Path, kafka_broker: LocalBroker, request: pytest.FixtureR
             "campaign": f"campaign-{suffix}", "stream": f"stream-{suffix}",
         },
         consumer_group=f"liveops-test-{suffix}",
-        duckdb_path=tmp_path / "warehouse.duckdb",
+        **lake_settings(lake),
         reports_dir=tmp_path / "reports",
         kafka_home=tmp_path / "unused-kafka-home",
     )  # fmt: skip
-
-
-@pytest.fixture
-def duckdb_path(tmp_path: Path) -> Path:
-    """Path of a fresh DuckDB file for this test (not created yet)."""
-    return tmp_path / "warehouse.duckdb"

@@ -1,26 +1,31 @@
-"""The DuckDB door for ingest: load a decoded batch and its offsets in one transaction.
+"""The lake door for ingest: load a decoded batch and its offsets in one lake transaction.
 
-:class:`WarehouseWriter` is the small interface the ingest flow writes through; :class:`DuckDBWarehouse`
-implements it on one DuckDB file. Loading is idempotent: rows are keyed by ``event_id`` (copies already in
-the warehouse are ignored and counted), quarantined messages by (topic, partition, offset).
+:class:`WarehouseWriter` is the small interface the ingest flow writes through; :class:`LakeWarehouse`
+implements it on the DuckLake. Loading is idempotent: a raw row is keyed by its ``event_id`` and the UTC day
+of its ``event_time`` (copies already in the warehouse are not inserted and are counted), a quarantined
+message by (topic, partition, offset).
+
+Why the key includes the event's day: a lake table has no primary key, so a copy is found by a join, and a
+join against the whole history would cost more with every day stored. A copy of an event carries the same
+``event_time`` (it is the same record, delivered again), so it falls on the same day; the join reads only
+the batch's days, and DuckLake skips the files of every other day by their ``event_time`` statistics. A
+message that reuses an ``event_id`` with an ``event_time`` on another day is a different row (docs/ingest.md).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 import duckdb
 import polars as pl
 
 from schemas.events import FAMILIES, Family
-from warehouse.migrations import migrate, raw_table
+from warehouse.lake import LakeConfig, open_lake, transaction
+from warehouse.migrations import raw_table
 
 log = logging.getLogger(__name__)
 
@@ -59,27 +64,30 @@ class WarehouseWriter(Protocol):
         """Write one batch and its next offsets in one transaction."""
         ...
 
-    def publish(self) -> Path:
-        """Make what is committed visible to analysts."""
-        ...
+
+def _day_ranges(frame: pl.DataFrame) -> str:
+    """A filter on ``t.event_time`` covering exactly the UTC days of the batch's events (one range per run of
+    consecutive days): it lets the scan skip every other day's files."""
+    days = sorted(frame.select(pl.col("event_time").dt.convert_time_zone("UTC").dt.date().unique()).to_series())
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days == 1:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    ranges = [
+        f"(t.event_time >= TIMESTAMPTZ '{lo.isoformat()} 00:00:00+00' "
+        f"AND t.event_time < TIMESTAMPTZ '{(hi + timedelta(days=1)).isoformat()} 00:00:00+00')"
+        for lo, hi in runs
+    ]
+    return "(" + " OR ".join(ranges) + ")" if ranges else "FALSE"
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file (creating its folder), migrated to the current schema unless read-only."""
-    if read_only:
-        return duckdb.connect(str(path), read_only=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        migrate(con)
-    except BaseException:
-        con.close()  # a failed migration must not keep the file locked for every other process
-        raise
-    return con
+# The same event: the same event_id on the same UTC day (the loader's key; see the module docstring).
+_SAME_EVENT = "t.event_id = b.event_id AND date_trunc('day', t.event_time) = date_trunc('day', b.event_time)"
 
 
-def _keep_first_arrival(con: duckdb.DuckDBPyConnection, table: str, now: datetime) -> int:
+def _keep_first_arrival(con: duckdb.DuckDBPyConnection, table: str, days: str, now: datetime) -> int:
     """Give rows of ``table`` that ``batch_rows`` holds a copy of the earlier Kafka timestamp of the two.
 
     An event arrives when its first copy arrives, wherever that copy was read: when a copy of an event
@@ -94,8 +102,8 @@ def _keep_first_arrival(con: duckdb.DuckDBPyConnection, table: str, now: datetim
     earlier = f"""
         SELECT t.event_id, t.event_time, t.kafka_timestamp AS old_ts, b.kafka_timestamp AS new_ts,
                b.kafka_topic, b.kafka_partition, b.kafka_offset
-        FROM {table} t JOIN batch_rows b ON b.event_id = t.event_id
-        WHERE b.kafka_timestamp < t.kafka_timestamp
+        FROM {table} t JOIN batch_rows b ON {_SAME_EVENT}
+        WHERE {days} AND b.kafka_timestamp < t.kafka_timestamp
     """
     row = con.execute(
         f"INSERT INTO arrival_corrections SELECT '{table}', event_id, event_time, old_ts, new_ts, kafka_topic, "
@@ -105,29 +113,27 @@ def _keep_first_arrival(con: duckdb.DuckDBPyConnection, table: str, now: datetim
     corrected = int(row[0]) if row else 0
     if corrected:
         con.execute(
-            f"UPDATE {table} SET kafka_timestamp = b.kafka_timestamp FROM batch_rows b "
-            f"WHERE {table}.event_id = b.event_id AND b.kafka_timestamp < {table}.kafka_timestamp"
+            f"UPDATE {table} AS t SET kafka_timestamp = b.kafka_timestamp FROM batch_rows b "
+            f"WHERE {days} AND {_SAME_EVENT} AND b.kafka_timestamp < t.kafka_timestamp"
         )
     return corrected
 
 
-class DuckDBWarehouse:
-    """The warehouse in one DuckDB file, with a read-only analyst copy published beside it.
+class LakeWarehouse:
+    """Ingest's writer on the lake: rows, quarantine, offsets and the batch ledger in one lake transaction.
 
-    DuckDB lets no other process open a file (not even read-only) while a process holds it read-write, so
-    analysts never open the pipeline's file: they open the analyst copy, which :meth:`publish` replaces
-    atomically (write a new file, then rename over the old one; open connections keep the old one).
+    Each partition's next offset is its own row of ``ingest_offsets``, so writers of different partitions
+    never change the same row (their commits do not conflict).
     """
 
-    def __init__(self, path: Path, analyst_path: Path) -> None:
-        self.path = path
-        self.analyst_path = analyst_path
-        self.con = connect(path)
+    def __init__(self, lake: LakeConfig) -> None:
+        self.lake = lake
+        self.con = open_lake(lake)
 
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> DuckDBWarehouse:
+    def __enter__(self) -> LakeWarehouse:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -149,11 +155,10 @@ class DuckDBWarehouse:
     ) -> BatchResult:
         con = self.con
         batch_id = uuid.uuid4().hex
-        con.execute("BEGIN TRANSACTION")
-        try:
-            loaded = 0
-            offered = 0
-            corrected = 0
+        loaded = 0
+        offered = 0
+        corrected = 0
+        with transaction(con):
             now = datetime.now(UTC)
             max_times = []
             for family in FAMILIES:
@@ -161,22 +166,28 @@ class DuckDBWarehouse:
                 if frame is None or frame.is_empty():
                     continue
                 offered += frame.height
+                table = raw_table(family)
+                days = _day_ranges(frame)
                 con.register("batch_rows", frame.to_arrow())
-                corrected += _keep_first_arrival(con, raw_table(family), now)
-                # Copies of events already in the warehouse are ignored by key (at-least-once delivery).
-                inserted = con.execute(f"INSERT OR IGNORE INTO {raw_table(family)} SELECT * FROM batch_rows").fetchone()
+                corrected += _keep_first_arrival(con, table, days, now)
+                # Copies of events already in the warehouse are not inserted (at-least-once delivery).
+                inserted = con.execute(
+                    f"INSERT INTO {table} SELECT b.* FROM batch_rows b "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {days} AND {_SAME_EVENT})"
+                ).fetchone()
                 con.unregister("batch_rows")
                 loaded += int(inserted[0]) if inserted else 0
                 max_times.append(frame["event_time"].max())
             if not quarantine.is_empty():
                 con.register("batch_quarantine", quarantine.to_arrow())
-                con.execute("INSERT OR IGNORE INTO quarantine SELECT * FROM batch_quarantine")
-                con.unregister("batch_quarantine")
-            if next_offsets:
-                con.executemany(
-                    'INSERT OR REPLACE INTO ingest_offsets (topic, "partition", next_offset) VALUES (?, ?, ?)',
-                    [[topic, partition, offset] for (topic, partition), offset in sorted(next_offsets.items())],
+                con.execute(
+                    "INSERT INTO quarantine SELECT b.* FROM batch_quarantine b WHERE NOT EXISTS (SELECT 1 FROM "
+                    "quarantine t WHERE t.kafka_topic = b.kafka_topic AND t.kafka_partition = b.kafka_partition "
+                    "AND t.kafka_offset = b.kafka_offset "
+                    "AND t.kafka_offset >= (SELECT min(kafka_offset) FROM batch_quarantine))"
                 )
+                con.unregister("batch_quarantine")
+            self._store_offsets(next_offsets)
             duplicates = duplicates_in_batch + offered - loaded
             max_event_time = max((t for t in max_times if t is not None), default=None)
             con.execute(
@@ -186,20 +197,19 @@ class DuckDBWarehouse:
                     unknown_fields, max_event_time,
                 ],
             )  # fmt: skip
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         if corrected:
             log.info("%d duplicate(s) arrived before the copy kept: their arrival is now the earlier one", corrected)
         return BatchResult(batch_id, messages, loaded, duplicates, quarantine.height, unknown_fields)
 
-    def publish(self) -> Path:
-        """Checkpoint, then atomically replace the analyst copy with a copy of the warehouse file."""
-        self.con.execute("CHECKPOINT")
-        self.analyst_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.analyst_path.with_name(f".{self.analyst_path.name}.{os.getpid()}.tmp")
-        shutil.copyfile(self.path, tmp)
-        os.replace(tmp, self.analyst_path)
-        log.info("published the analyst copy %s", self.analyst_path)
-        return self.analyst_path
+    def _store_offsets(self, next_offsets: Offsets) -> None:
+        """Move each partition's row of ``ingest_offsets`` to its next offset (a new row for a new partition)."""
+        known = self.read_offsets()
+        for (topic, partition), offset in sorted(next_offsets.items()):
+            if (topic, partition) in known:
+                if known[(topic, partition)] != offset:
+                    self.con.execute(
+                        'UPDATE ingest_offsets SET next_offset = ? WHERE topic = ? AND "partition" = ?',
+                        [offset, topic, partition],
+                    )
+            else:
+                self.con.execute("INSERT INTO ingest_offsets VALUES (?, ?, ?)", [topic, partition, offset])

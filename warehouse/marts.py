@@ -89,6 +89,7 @@ from transforms.sessions import (
     session_watch_by_day,
     viewer_days,
 )
+from warehouse.lake import transaction
 from warehouse.migrations import raw_table
 
 log = logging.getLogger(__name__)
@@ -876,8 +877,7 @@ def _write_chunk(
     """
     written: dict[str, int] = {}
     days_table = pl.DataFrame({"day": day_list}, schema={"day": pl.Date}).to_arrow()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.register("_build_chunk_days", days_table)
         if keep_only is not None:
             con.register("_build_keep_days", pl.DataFrame({"day": keep_only}, schema={"day": pl.Date}).to_arrow())
@@ -897,10 +897,6 @@ def _write_chunk(
             con.unregister("_build_rows")
             written[table] = frame.height
         con.unregister("_build_chunk_days")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return written
 
 
@@ -1038,8 +1034,7 @@ def build_marts(
                 )
 
     finished_at = datetime.now(UTC)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if mode != "range":
             con.execute("DELETE FROM build_state")
             if snapshot:
@@ -1052,10 +1047,6 @@ def build_marts(
                 mode != "range", max_clock_skew.total_seconds(),
             ],
         )  # fmt: skip
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return BuildResult(
         build_id=build_id,
         mode=mode,

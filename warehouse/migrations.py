@@ -12,6 +12,7 @@ from collections.abc import Callable
 import duckdb
 
 from schemas.events import FAMILIES, Family, duckdb_columns
+from warehouse.lake import transaction
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,8 @@ def raw_table(family: Family) -> str:
 def _raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     for family in FAMILIES:
         columns = ",\n    ".join(f'"{name}" {sql_type}' for name, sql_type in duckdb_columns(family))
-        # event_id is the dedup key; the primary key lets `INSERT OR IGNORE` drop copies already loaded.
-        con.execute(f"CREATE TABLE {raw_table(family)} (\n    {columns},\n    PRIMARY KEY (event_id)\n)")
+        # A lake table has no keys: the loader keeps (event_id, UTC day of event_time) unique (docs/ingest.md).
+        con.execute(f"CREATE TABLE {raw_table(family)} (\n    {columns}\n)")
 
 
 def _ledger_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -41,8 +42,7 @@ def _ledger_tables(con: duckdb.DuckDBPyConnection) -> None:
             reason VARCHAR NOT NULL,
             field VARCHAR,
             event_id VARCHAR,
-            event_type VARCHAR,
-            PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset)
+            event_type VARCHAR  -- key: (kafka_topic, kafka_partition, kafka_offset)
         )
         """
     )
@@ -52,8 +52,7 @@ def _ledger_tables(con: duckdb.DuckDBPyConnection) -> None:
         CREATE TABLE ingest_offsets (
             topic VARCHAR NOT NULL,
             "partition" INTEGER NOT NULL,
-            next_offset BIGINT NOT NULL,
-            PRIMARY KEY (topic, "partition")
+            next_offset BIGINT NOT NULL  -- key: (topic, "partition")
         )
         """
     )
@@ -62,7 +61,7 @@ def _ledger_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """
         CREATE TABLE ingest_batches (
-            batch_id VARCHAR PRIMARY KEY,
+            batch_id VARCHAR NOT NULL,  -- key
             started_at TIMESTAMPTZ NOT NULL,
             committed_at TIMESTAMPTZ NOT NULL,
             messages BIGINT NOT NULL,
@@ -86,21 +85,16 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply the migrations this warehouse lacks. Returns the versions applied."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, description VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        "(version INTEGER NOT NULL, description VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
     )
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     for version, description, step in MIGRATIONS:
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             step(con)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, description])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         log.info("warehouse migration %d applied: %s", version, description)
         applied.append(version)
     return applied
@@ -108,8 +102,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 # ---------------------------------------------------------------------------------------------------------
 # Migration 3: staging views, facts, daily marts, build bookkeeping and analyst views (docs/marts.md).
-# Mart tables carry no PRIMARY KEY: DuckDB's index makes a day's DELETE + INSERT many times slower (a 1 M-row
-# day: 86 s instead of 1 s). Each table's key is documented here and in docs/marts.md and checked by tests.
+# Lake tables carry no PRIMARY KEY (DuckLake has none): each table's key is documented here and in
+# docs/marts.md, kept by the code that writes the table, and checked by tests and the quality gate.
 # ---------------------------------------------------------------------------------------------------------
 
 # Unit conversions the staging views add beside the contract's integer fields.
@@ -303,7 +297,7 @@ _MART_DDL = (
     # key: day. When each day was last built, with which watermark, and whether it was complete then.
     """
     CREATE TABLE build_days (
-        day DATE PRIMARY KEY,
+        day DATE NOT NULL,  -- key
         build_id VARCHAR NOT NULL,
         built_at TIMESTAMPTZ NOT NULL,
         watermark TIMESTAMPTZ NOT NULL,
@@ -319,14 +313,13 @@ _MART_DDL = (
         raw_table VARCHAR NOT NULL,
         kafka_topic VARCHAR NOT NULL,
         kafka_partition INTEGER NOT NULL,
-        next_offset BIGINT NOT NULL,
-        PRIMARY KEY (raw_table, kafka_topic, kafka_partition)
+        next_offset BIGINT NOT NULL  -- key: (raw_table, kafka_topic, kafka_partition)
     )
     """,
     # key: build_id. One row per build run.
     """
     CREATE TABLE build_runs (
-        build_id VARCHAR PRIMARY KEY,
+        build_id VARCHAR NOT NULL,  -- key
         mode VARCHAR NOT NULL,
         started_at TIMESTAMPTZ NOT NULL,
         finished_at TIMESTAMPTZ NOT NULL,
@@ -451,7 +444,7 @@ def _quality(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """
         CREATE TABLE quality_runs (
-            run_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,  -- key
             day DATE NOT NULL,
             started_at TIMESTAMPTZ NOT NULL,
             finished_at TIMESTAMPTZ NOT NULL,
@@ -471,11 +464,10 @@ def _quality(con: duckdb.DuckDBPyConnection) -> None:
             day DATE NOT NULL,
             suite VARCHAR NOT NULL,
             expectation VARCHAR NOT NULL,
-            severity VARCHAR NOT NULL CHECK (severity IN ('critical', 'warning')),
+            severity VARCHAR NOT NULL,  -- one of 'critical', 'warning'
             success BOOLEAN NOT NULL,
             observed_value VARCHAR,
-            details VARCHAR,
-            PRIMARY KEY (run_id, suite, expectation)
+            details VARCHAR  -- key: (run_id, suite, expectation)
         )
         """
     )
@@ -483,8 +475,8 @@ def _quality(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """
         CREATE TABLE day_status (
-            day DATE PRIMARY KEY,
-            status VARCHAR NOT NULL CHECK (status IN ('verified', 'unverified')),
+            day DATE NOT NULL,  -- key
+            status VARCHAR NOT NULL,  -- one of 'verified', 'unverified'
             run_id VARCHAR NOT NULL,
             checked_at TIMESTAMPTZ NOT NULL,
             critical_failures INTEGER NOT NULL,
@@ -556,10 +548,10 @@ def _plan(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """
         CREATE TABLE plan_versions (
-            version INTEGER PRIMARY KEY,
+            version INTEGER NOT NULL,  -- key
             loaded_at TIMESTAMPTZ NOT NULL,
             file_name VARCHAR NOT NULL,
-            sha256 VARCHAR NOT NULL UNIQUE,
+            sha256 VARCHAR NOT NULL,  -- unique
             targets INTEGER NOT NULL
         )
         """
@@ -576,11 +568,10 @@ def _plan(con: duckdb.DuckDBPyConnection) -> None:
             period_start DATE NOT NULL,
             period_end DATE NOT NULL,
             target DOUBLE NOT NULL,
-            direction VARCHAR NOT NULL CHECK (direction IN ('at_least', 'at_most')),
-            kind VARCHAR NOT NULL CHECK (kind IN ('target', 'budget')),
+            direction VARCHAR NOT NULL,  -- one of 'at_least', 'at_most'
+            kind VARCHAR NOT NULL,  -- one of 'target', 'budget'
             aggregation VARCHAR NOT NULL,
-            note VARCHAR NOT NULL,
-            PRIMARY KEY (version, line)
+            note VARCHAR NOT NULL  -- key: (version, line)
         )
         """
     )

@@ -19,6 +19,7 @@ import polars as pl
 
 from schemas.plan import Period, Plan, Target, parse_period
 from transforms.plan import plan_figures
+from warehouse.lake import transaction
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,7 @@ def store_plan(con: duckdb.DuckDBPyConnection, plan: Plan, file_name: str) -> St
     row = con.execute("SELECT version FROM plan_versions WHERE sha256 = ?", [plan.sha256]).fetchone()
     if row is not None:
         return StoredPlan(int(row[0]), False)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         version = int(con.execute("SELECT coalesce(max(version), 0) + 1 FROM plan_versions").fetchall()[0][0])
         con.execute(
             "INSERT INTO plan_versions VALUES (?, now(), ?, ?, ?)", [version, file_name, plan.sha256, len(plan.targets)]
@@ -85,10 +85,6 @@ def store_plan(con: duckdb.DuckDBPyConnection, plan: Plan, file_name: str) -> St
                 for t in plan.targets
             ],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     log.info("plan version %d stored from %s (%d targets)", version, file_name, len(plan.targets))
     return StoredPlan(version, True)
 
@@ -135,15 +131,10 @@ def refresh_plan_mart(con: duckdb.DuckDBPyConnection) -> int:
                  f.days_elapsed, f.days_with_data, f.period_days, f.to_date, f.expected_to_date, f.attainment,
                  f.projected_linear, f.projected_weekday, f.projected, f.projected_variance, f.status]
             )  # fmt: skip
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM agg_daily_plan WHERE plan_version = ?", [version])
         if rows:
             con.executemany(f"INSERT INTO agg_daily_plan VALUES ({', '.join('?' * 23)})", rows)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     log.info("agg_daily_plan: %d rows for plan version %d", len(rows), version)
     return len(rows)
 
