@@ -49,7 +49,7 @@ from schemas.expectations import (
     Suite,
     required_fields,
 )
-from warehouse.lake import transaction
+from warehouse.lake import second_connection, transaction
 
 log = logging.getLogger(__name__)
 
@@ -552,8 +552,7 @@ def check_day(
     # The frames that scan the day's events (the day-level facts, the events' profiles) are computed by
     # DuckDB on a second connection in a worker thread (DuckDB releases the GIL), while GX validates the
     # marts here; GX stays on this thread (its context is not thread-safe).
-    cursor = con.cursor()
-    cursor.execute("SET TimeZone = 'UTC'")
+    cursor = second_connection(con)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quality-frames") as pool:
 

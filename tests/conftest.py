@@ -3,13 +3,16 @@ PostgreSQL, a real server, for tests parametrised with ``lake`` = ``postgres``).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from liveops.settings import Settings
@@ -50,16 +53,37 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBrok
         yield broker
 
 
-@pytest.fixture(scope="session")
-def lake_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated, empty lake with a SQLite catalog, made once: :func:`fresh_lake` copies its catalog file
-    (migrating a new lake takes ~2 s; a copy takes milliseconds)."""
-    folder = tmp_path_factory.mktemp("lake-template")
+@functools.cache
+def _template() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="liveops-lake-template-"))
     config = LakeConfig(f"sqlite:{folder / 'catalog.sqlite'}", f"{folder / 'files'}/")
     open_lake(config).close()
-    with sqlite3.connect(folder / "catalog.sqlite") as con:
-        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return folder / "catalog.sqlite"
+
+
+@pytest.fixture(scope="session")
+def lake_template() -> Iterator[Path]:
+    """A migrated, empty lake with a SQLite catalog, made once: :func:`fresh_lake` copies its catalog file
+    (migrating a new lake takes ~2 s; a copy takes milliseconds)."""
+    yield _template()
+    shutil.rmtree(_template().parent, ignore_errors=True)
+
+
+def new_lake(folder: Path) -> LakeConfig:
+    """A new empty lake under ``folder`` (a copy of the migrated template)."""
+    return fresh_lake(folder, _template())
+
+
+def lake_connection(folder: Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to a new empty lake under ``folder`` (a copy of the migrated template)."""
+    return open_lake(fresh_lake(folder, _template()))
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database in WAL mode (SQLite's backup API: the WAL's pages included)."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=WAL")
 
 
 def fresh_lake(folder: Path, template: Path) -> LakeConfig:
@@ -67,10 +91,11 @@ def fresh_lake(folder: Path, template: Path) -> LakeConfig:
     moved to ``folder/lake/files/`` (an empty lake has no data file to move)."""
     lake = folder / "lake"
     lake.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template, lake / "catalog.sqlite")
+    _copy_sqlite(template, lake / "catalog.sqlite")
     data_path = f"{lake / 'files'}/"
-    with sqlite3.connect(lake / "catalog.sqlite") as con:
+    with closing(sqlite3.connect(lake / "catalog.sqlite")) as con:
         con.execute("UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'", [data_path])
+        con.commit()
     return LakeConfig(f"sqlite:{lake / 'catalog.sqlite'}", data_path)
 
 
@@ -78,16 +103,15 @@ def copy_lake(lake: LakeConfig, folder: Path) -> LakeConfig:
     """A copy of the SQLite-catalog ``lake`` (catalog and data files) under ``folder``, independent of it."""
     source = lake.sqlite_path
     assert source is not None, "only a SQLite-catalog lake is copied this way"
-    with sqlite3.connect(source) as con:
-        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     target = folder / "lake"
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target / "catalog.sqlite")
+    _copy_sqlite(source, target / "catalog.sqlite")
     data_path = f"{target / 'files'}/"
     if Path(lake.data_path).exists():
         shutil.copytree(lake.data_path, data_path)
-    with sqlite3.connect(target / "catalog.sqlite") as con:
+    with closing(sqlite3.connect(target / "catalog.sqlite")) as con:
         con.execute("UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'", [data_path])
+        con.commit()
     return LakeConfig(f"sqlite:{target / 'catalog.sqlite'}", data_path)
 
 
@@ -111,7 +135,11 @@ def lake(tmp_path: Path, lake_template: Path, request: pytest.FixtureRequest) ->
 
 def lake_settings(lake: LakeConfig) -> dict[str, object]:
     """The Settings fields (and LIVEOPS_ variables, with :func:`lake_env`) that point at ``lake``."""
-    return {"lake_catalog": lake.catalog, "lake_data_path": lake.data_path, "lake_catalog_password": lake.catalog_password}
+    return {
+        "lake_catalog": lake.catalog,
+        "lake_data_path": lake.data_path,
+        "lake_catalog_password": lake.catalog_password,
+    }
 
 
 def lake_env(lake: LakeConfig) -> dict[str, str]:

@@ -109,13 +109,16 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _prepare_sqlite(path: Path) -> None:
-    """Create the SQLite catalog file in WAL mode (persistent in the file), so readers never wait on commits."""
+def _create_sqlite(path: Path) -> None:
+    """Create a new SQLite catalog file in WAL mode (kept in the file), so readers never wait on commits.
+
+    Only ever on a file that does not exist yet: a second SQLite library (Python's) opening a file DuckDB's
+    SQLite has open in the same process can corrupt it (closing a file releases every POSIX lock the process
+    holds on it), so liveops never touches an existing catalog file except through DuckDB.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as con:
-        mode = con.execute("PRAGMA journal_mode").fetchone()
-        if not mode or str(mode[0]).lower() != "wal":
-            con.execute("PRAGMA journal_mode=WAL")
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        con.execute("PRAGMA journal_mode=WAL")
 
 
 def _secrets(con: duckdb.DuckDBPyConnection, config: LakeConfig) -> None:
@@ -165,11 +168,11 @@ def open_lake(
     if sqlite_path is not None:
         if read_only and not sqlite_path.exists():
             raise WarehouseError(
-                f"no warehouse at {sqlite_path}: run `liveops ingest` (or `scripts/demo`) first, "
-                "or set LIVEOPS_LAKE_CATALOG to the lake you mean"
+                f"no warehouse at {sqlite_path} yet: run `liveops ingest` and `liveops build` first "
+                "(or `scripts/demo`), or set LIVEOPS_LAKE_CATALOG to the lake you mean"
             )
-        if not read_only:
-            _prepare_sqlite(sqlite_path)
+        if not read_only and not sqlite_path.exists():
+            _create_sqlite(sqlite_path)
     if config.s3 is None and not read_only:
         Path(config.data_path).mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
@@ -196,6 +199,14 @@ def _attach_advice(config: LakeConfig, exc: duckdb.Error) -> str:
     if "snapshot" in text.lower():
         return f"cannot read the warehouse at that snapshot: {text} (`liveops warehouse snapshots` lists them)"
     return f"cannot open the warehouse {config.describe()}: {text}"
+
+
+def second_connection(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Another connection to the same attached lake (for a worker thread): lake as default, times in UTC."""
+    cursor = con.cursor()
+    cursor.execute("SET TimeZone = 'UTC'")
+    cursor.execute(f"USE {LAKE}")
+    return cursor
 
 
 @contextmanager

@@ -8,7 +8,6 @@ before it for the volume suite.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,7 +16,9 @@ import duckdb
 import pytest
 
 from streams.simulator import SimConfig, simulate
-from warehouse.loader import DuckDBWarehouse, connect
+from tests.conftest import copy_lake, fresh_lake
+from warehouse.lake import LakeConfig, open_lake
+from warehouse.loader import LakeWarehouse
 from warehouse.marts import build_marts
 from warehouse.offline import load_offline
 
@@ -27,38 +28,32 @@ DAY = date(2026, 11, 8)  # complete, with seven days before it
 LAST_DAY = date(2026, 11, 9)  # the watermark's day: not complete
 
 
-def load_simulation(path: Path, config: SimConfig) -> None:
+def load_simulation(lake: LakeConfig, config: SimConfig) -> None:
     """Simulated messages decoded and loaded as ingest would (Kafka left out: ``warehouse.offline``)."""
-    with DuckDBWarehouse(path, path.with_name(path.stem + ".analyst.duckdb")) as warehouse:
+    with LakeWarehouse(lake) as warehouse:
         load_offline(warehouse, simulate(config), config.topics, batch_size=20_000)
 
 
 @pytest.fixture(scope="session")
-def clean_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A DuckDB file holding nine simulated days and their marts (never modified: tests copy it)."""
-    path = tmp_path_factory.mktemp("quality") / "clean.duckdb"
-    load_simulation(path, SIMULATION)
-    con = connect(path)
-    try:
+def clean_warehouse(tmp_path_factory: pytest.TempPathFactory, lake_template: Path) -> LakeConfig:
+    """A lake holding nine simulated days and their marts (never modified: tests copy it)."""
+    lake = fresh_lake(tmp_path_factory.mktemp("quality"), lake_template)
+    load_simulation(lake, SIMULATION)
+    with open_lake(lake) as con:
         build_marts(con, None, "UTC", LATENESS, full=True)
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
-    return path
+    return lake
 
 
 @pytest.fixture
-def warehouse_path(clean_warehouse: Path, tmp_path: Path) -> Path:
+def warehouse_lake(clean_warehouse: LakeConfig, tmp_path: Path) -> LakeConfig:
     """This test's own copy of the clean warehouse."""
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(clean_warehouse, path)
-    return path
+    return copy_lake(clean_warehouse, tmp_path)
 
 
 @pytest.fixture
-def con(warehouse_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def con(warehouse_lake: LakeConfig) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to this test's copy."""
-    connection = connect(warehouse_path)
+    connection = open_lake(warehouse_lake)
     try:
         yield connection
     finally:

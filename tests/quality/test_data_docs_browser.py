@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.quality import run_quality
@@ -14,18 +13,20 @@ from liveops.settings import Settings
 from quality.checks import watermark
 from schemas.expectations import SUITES
 from tests.browser import PNG, artifacts_dir, chromium
+from tests.conftest import lake_settings
 from tests.quality.conftest import DAY
+from warehouse.lake import LakeConfig, open_lake
 
 pytestmark = pytest.mark.browser
 
 
-def test_the_data_docs_open_in_chromium_and_list_the_suites(warehouse_path: Path, tmp_path: Path) -> None:
-    with duckdb.connect(str(warehouse_path)) as con:
+def test_the_data_docs_open_in_chromium_and_list_the_suites(warehouse_lake: LakeConfig, tmp_path: Path) -> None:
+    with open_lake(warehouse_lake) as con:
         mark = watermark(con)
         # One critical failure, so the page shows a failing suite as well as passing ones.
         con.execute("INSERT INTO agg_daily_headline SELECT * FROM agg_daily_headline WHERE day = ?", [DAY])
     assert mark is not None
-    settings = Settings(duckdb_path=warehouse_path, reports_dir=tmp_path / "reports")
+    settings = Settings(**lake_settings(warehouse_lake), reports_dir=tmp_path / "reports")  # type: ignore[arg-type]
     report = run_quality(settings, DAY, report_time=mark + timedelta(hours=1))
     assert report.data_docs is not None
     profile = tmp_path / "chromium-profile"

@@ -6,7 +6,6 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -17,11 +16,18 @@ from liveops.quality_cmd import quality
 from liveops.settings import Settings
 from quality.checks import watermark
 from schemas.expectations import SUITES
+from tests.conftest import lake_env, lake_settings
 from tests.quality.conftest import DAY
+from warehouse.lake import LakeConfig, open_lake
 
 
-def settings_for(path: Path, tmp_path: Path) -> Settings:
-    return Settings(duckdb_path=path, reports_dir=tmp_path / "reports")
+def fresh_config(folder: Path) -> LakeConfig:
+    """Where a lake would be, none there yet."""
+    return LakeConfig(f"sqlite:{folder / 'catalog.sqlite'}", f"{folder / 'files'}/")
+
+
+def settings_for(lake: LakeConfig, tmp_path: Path) -> Settings:
+    return Settings(**lake_settings(lake), reports_dir=tmp_path / "reports")  # type: ignore[arg-type]
 
 
 def cli() -> typer.Typer:
@@ -34,16 +40,15 @@ def cli() -> typer.Typer:
 
 def env(settings: Settings) -> dict[str, str]:
     return {
-        "LIVEOPS_DUCKDB_PATH": str(settings.duckdb_path),
-        "LIVEOPS_ANALYST_PATH": str(settings.analyst_copy),
+        **lake_env(settings.lake),
         "LIVEOPS_REPORTS_DIR": str(settings.reports_dir),
         "LIVEOPS_REPORT_TIMEZONE": "UTC",
     }
 
 
-def test_run_quality_stores_the_verdict_writes_data_docs_and_publishes(warehouse_path: Path, tmp_path: Path) -> None:
-    settings = settings_for(warehouse_path, tmp_path)
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+def test_run_quality_stores_the_verdict_writes_data_docs(warehouse_lake: LakeConfig, tmp_path: Path) -> None:
+    settings = settings_for(warehouse_lake, tmp_path)
+    with open_lake(warehouse_lake, read_only=True) as con:
         mark = watermark(con)
     assert mark is not None
 
@@ -52,21 +57,21 @@ def test_run_quality_stores_the_verdict_writes_data_docs_and_publishes(warehouse
     assert report.verified and report.failures == []
     index = tmp_path / "reports" / "2026-11-08" / "data-docs" / "index.html"
     assert report.data_docs == index and index.exists()
-    # Analysts see the day's status in their copy.
-    with duckdb.connect(str(settings.analyst_copy), read_only=True) as con:
+    # Analysts see the day's status as soon as it is committed.
+    with open_lake(settings.lake, read_only=True) as con:
         assert con.sql("SELECT day, status FROM day_status").fetchall() == [(DAY, "verified")]
 
 
-def test_run_quality_says_when_there_is_no_data(warehouse_path: Path, tmp_path: Path) -> None:
+def test_run_quality_says_when_there_is_no_data(warehouse_lake: LakeConfig, tmp_path: Path) -> None:
     with pytest.raises(NoDataForDay, match=r"no warehouse at .* run `liveops ingest`"):
-        run_quality(settings_for(tmp_path / "missing.duckdb", tmp_path), DAY)
+        run_quality(settings_for(fresh_config(tmp_path / "missing"), tmp_path), DAY)
     with pytest.raises(NoDataForDay, match=r"no data for 2026-12-01: its events span 2026-11-01 to 2026-11-09 \(UTC"):
-        run_quality(settings_for(warehouse_path, tmp_path), DAY + timedelta(days=23))
+        run_quality(settings_for(warehouse_lake, tmp_path), DAY + timedelta(days=23))
 
 
-def test_the_command_prints_a_summary_and_exits_0_on_a_verified_day(warehouse_path: Path, tmp_path: Path) -> None:
+def test_the_command_prints_a_summary_and_exits_0_on_a_verified_day(warehouse_lake: LakeConfig, tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        cli(), ["quality", "--no-prefect", "--date", "2026-11-08"], env=env(settings_for(warehouse_path, tmp_path))
+        cli(), ["quality", "--no-prefect", "--date", "2026-11-08"], env=env(settings_for(warehouse_lake, tmp_path))
     )
 
     assert result.exit_code == 0, result.output
@@ -76,12 +81,12 @@ def test_the_command_prints_a_summary_and_exits_0_on_a_verified_day(warehouse_pa
     assert "Data Docs: " in result.stdout and "2026-11-08/data-docs/index.html" in result.stdout
 
 
-def test_the_command_lists_failures_and_exits_1_on_a_critical_one(warehouse_path: Path, tmp_path: Path) -> None:
-    with duckdb.connect(str(warehouse_path)) as con:
+def test_the_command_lists_failures_and_exits_1_on_a_critical_one(warehouse_lake: LakeConfig, tmp_path: Path) -> None:
+    with open_lake(warehouse_lake) as con:
         con.execute("INSERT INTO agg_daily_headline SELECT * FROM agg_daily_headline WHERE day = ?", [DAY])
 
     result = CliRunner().invoke(
-        cli(), ["quality", "--no-prefect", "--date", "2026-11-08"], env=env(settings_for(warehouse_path, tmp_path))
+        cli(), ["quality", "--no-prefect", "--date", "2026-11-08"], env=env(settings_for(warehouse_lake, tmp_path))
     )
 
     assert result.exit_code == 1, result.output
@@ -92,9 +97,9 @@ def test_the_command_lists_failures_and_exits_1_on_a_critical_one(warehouse_path
     assert "agg_daily_headline                  " in out and "<- critical" in out
 
 
-def test_the_command_says_when_there_is_no_data(warehouse_path: Path, tmp_path: Path) -> None:
+def test_the_command_says_when_there_is_no_data(warehouse_lake: LakeConfig, tmp_path: Path) -> None:
     runner = CliRunner()
-    settings = settings_for(warehouse_path, tmp_path)
+    settings = settings_for(warehouse_lake, tmp_path)
 
     outside = runner.invoke(cli(), ["quality", "--no-prefect", "--date", "2027-01-01"], env=env(settings))
     assert outside.exit_code == 1
@@ -103,20 +108,20 @@ def test_the_command_says_when_there_is_no_data(warehouse_path: Path, tmp_path: 
     missing = runner.invoke(
         cli(),
         ["quality", "--no-prefect", "--date", "2026-11-08"],
-        env=env(settings_for(tmp_path / "none.duckdb", tmp_path)),
+        env=env(settings_for(fresh_config(tmp_path / "none"), tmp_path)),
     )
     assert missing.exit_code == 1 and "there is no warehouse at" in missing.output
-    assert not (tmp_path / "none.duckdb").exists()
+    assert not (tmp_path / "none").exists()
 
     bad_date = runner.invoke(cli(), ["quality", "--no-prefect", "--date", "8 Nov"], env=env(settings))
     assert bad_date.exit_code == 2
 
 
 @pytest.mark.prefect
-def test_the_check_quality_flow_runs_under_prefect(warehouse_path: Path, tmp_path: Path) -> None:
+def test_the_check_quality_flow_runs_under_prefect(warehouse_lake: LakeConfig, tmp_path: Path) -> None:
     from prefect.testing.utilities import prefect_test_harness
 
-    settings = settings_for(warehouse_path, tmp_path)
+    settings = settings_for(warehouse_lake, tmp_path)
     # A generous start-up timeout: the temporary Prefect server is slow to start on a busy CI machine.
     with prefect_test_harness(server_startup_timeout=180):
         report = check_quality(settings, DAY)
@@ -127,18 +132,18 @@ def test_the_check_quality_flow_runs_under_prefect(warehouse_path: Path, tmp_pat
 
 
 def test_a_critical_failure_puts_a_banner_naming_it_in_every_report_of_the_day(
-    warehouse_path: Path, tmp_path: Path
+    warehouse_lake: LakeConfig, tmp_path: Path
 ) -> None:
     """The gate end to end: a duplicated channel row fails a critical expectation, the day is unverified,
     and the report (still written, in both languages) says so and names the check; JSON counts it."""
-    with duckdb.connect(str(warehouse_path)) as con:
+    with open_lake(warehouse_lake) as con:
         mark = watermark(con)
         con.execute(
             "INSERT INTO agg_daily_channel SELECT * FROM agg_daily_channel WHERE day = ? ORDER BY channel_id LIMIT 1",
             [DAY],
         )
     assert mark is not None
-    settings = settings_for(warehouse_path, tmp_path)
+    settings = settings_for(warehouse_lake, tmp_path)
 
     gate = run_quality(settings, DAY, report_time=mark + timedelta(hours=1))
     paths = run_report(settings, DAY, ["en", "zh"])
@@ -159,11 +164,11 @@ def test_a_critical_failure_puts_a_banner_naming_it_in_every_report_of_the_day(
     assert summary["data_quality"]["expectations_failed"] == len(gate.failures) >= 1
 
 
-def test_a_verified_day_has_no_banner_and_no_failed_expectation(warehouse_path: Path, tmp_path: Path) -> None:
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+def test_a_verified_day_has_no_banner_and_no_failed_expectation(warehouse_lake: LakeConfig, tmp_path: Path) -> None:
+    with open_lake(warehouse_lake, read_only=True) as con:
         mark = watermark(con)
     assert mark is not None
-    settings = settings_for(warehouse_path, tmp_path)
+    settings = settings_for(warehouse_lake, tmp_path)
 
     assert run_quality(settings, DAY, report_time=mark + timedelta(hours=1)).verified
     run_report(settings, DAY, ["en"])

@@ -9,7 +9,9 @@ import duckdb
 import pytest
 
 from liveops.settings import Settings
+from tests.conftest import fresh_lake, lake_settings
 from tests.reports.warehouse import build_simulated_warehouse
+from warehouse.lake import LakeConfig, open_lake
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -18,24 +20,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def report_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The pipeline's file of a nine-day simulated warehouse with a hostile stream, built and published."""
-    path = tmp_path_factory.mktemp("report-warehouse") / "warehouse.duckdb"
-    build_simulated_warehouse(path)
-    return path
+def report_warehouse(tmp_path_factory: pytest.TempPathFactory, lake_template: Path) -> LakeConfig:
+    """A lake of nine simulated days with a hostile stream, built (tests only read it, or copy it)."""
+    lake = fresh_lake(tmp_path_factory.mktemp("report-warehouse"), lake_template)
+    build_simulated_warehouse(lake)
+    return lake
 
 
 @pytest.fixture
-def report_settings(tmp_path: Path, report_warehouse: Path) -> Settings:
+def report_settings(tmp_path: Path, report_warehouse: LakeConfig) -> Settings:
     """Settings reading the simulated warehouse, writing reports under this test's tmp_path."""
-    return Settings(duckdb_path=report_warehouse, reports_dir=tmp_path / "reports")
+    return Settings(**lake_settings(report_warehouse), reports_dir=tmp_path / "reports")  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def con(report_settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The analyst copy of the simulated warehouse, read-only."""
-    connection = duckdb.connect(str(report_settings.analyst_copy), read_only=True)
-    connection.execute("SET TimeZone = 'UTC'")
+    """The simulated warehouse, attached read-only."""
+    connection = open_lake(report_settings.lake, read_only=True)
     try:
         yield connection
     finally:

@@ -24,7 +24,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from pydantic import SecretStr
 
@@ -39,6 +38,7 @@ from reports.delivery import (
     webhook_request,
 )
 from streams.broker import free_port
+from warehouse.lake import open_lake
 
 DAY = date(2026, 11, 1)
 TOKEN = "tok-5ecret-abcdef"
@@ -224,7 +224,8 @@ def write_report(reports_dir: Path, day: date = DAY) -> dict[Path, bytes]:
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "duckdb_path": tmp_path / "warehouse.duckdb",
+        "lake_catalog": f"sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}",
+        "lake_data_path": f"{tmp_path / 'lake' / 'files'}/",
         "reports_dir": tmp_path / "reports",
         "kafka_home": tmp_path / "unused-kafka-home",
         "delivery_attempts": 3,
@@ -233,7 +234,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 def deliveries(settings: Settings) -> list[dict[str, Any]]:
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    with open_lake(settings.lake, read_only=True) as con:
         cursor = con.execute("SELECT * FROM deliveries ORDER BY attempted_at, attempt")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -439,7 +440,6 @@ def test_a_token_the_server_echoes_is_neither_stored_nor_shown(
     tmp_path: Path, webhook: WebhookServer, fmt: str, status: int, echo: str
 ) -> None:
     from liveops.ops_cmd import collect_status, format_status
-    from warehouse.loader import DuckDBWarehouse
 
     write_report(tmp_path / "reports")
     webhook.status, webhook.echo = status, echo
@@ -455,8 +455,6 @@ def test_a_token_the_server_echoes_is_neither_stored_nor_shown(
     assert "***" in row["error"]
     assert all(TOKEN not in str(value) and urllib.parse.quote(TOKEN) not in str(value) for value in row.values())
 
-    with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
-        warehouse.publish()
     shown = collect_status(settings)
     assert shown["warehouse"]["last_delivery"]["error"] == row["error"]
     assert TOKEN not in json.dumps(shown) and TOKEN not in format_status(shown)

@@ -16,6 +16,7 @@ from flows.report import daily_report_flow, default_day, run_report
 from liveops.report_cmd import report
 from liveops.settings import Settings
 from reports.model import ReportError
+from tests.conftest import lake_env
 from tests.reports.warehouse import REPORT_DAY
 
 FIRST = datetime(2026, 11, 9, 6, 0, tzinfo=UTC)
@@ -101,7 +102,7 @@ def test_an_unknown_language_is_refused(report_settings: Settings) -> None:
 
 
 def test_no_warehouse_says_what_to_do(tmp_path: Path) -> None:
-    settings = Settings(duckdb_path=tmp_path / "none.duckdb", reports_dir=tmp_path / "reports")
+    settings = Settings(lake_catalog=f"sqlite:{tmp_path / 'none.sqlite'}", reports_dir=tmp_path / "reports")
     with pytest.raises(ReportError, match="run `liveops ingest` and `liveops build` first"):
         run_report(settings, REPORT_DAY)
 
@@ -113,7 +114,7 @@ def cli() -> typer.Typer:
 
 
 def env(settings: Settings) -> dict[str, str]:
-    return {"LIVEOPS_DUCKDB_PATH": str(settings.duckdb_path), "LIVEOPS_REPORTS_DIR": str(settings.reports_dir)}
+    return {**lake_env(settings.lake), "LIVEOPS_REPORTS_DIR": str(settings.reports_dir)}
 
 
 def test_the_command_prints_the_paths_written(report_settings: Settings) -> None:

@@ -4,18 +4,17 @@ screenshots in Chromium (docs/plan.md)."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.report import run_report
 from liveops.settings import Settings
 from schemas.plan import parse_plan
 from tests.browser import PNG, artifacts_dir, chromium
-from warehouse.loader import DuckDBWarehouse
+from tests.conftest import copy_lake, lake_settings
+from warehouse.lake import LakeConfig, open_lake
 from warehouse.plan import refresh_plan_mart, store_plan
 
 PLAN_V1 = (
@@ -29,18 +28,15 @@ PLAN_V2 = PLAN_V1.replace("1000000", "1")
 
 
 @pytest.fixture
-def plan_settings(tmp_path: Path, report_warehouse: Path) -> Settings:
-    path = tmp_path / "wh" / "warehouse.duckdb"
-    path.parent.mkdir()
-    shutil.copyfile(report_warehouse, path)
-    return Settings(duckdb_path=path, reports_dir=tmp_path / "reports")
+def plan_settings(tmp_path: Path, report_warehouse: LakeConfig) -> Settings:
+    lake = copy_lake(report_warehouse, tmp_path / "wh")
+    return Settings(**lake_settings(lake), reports_dir=tmp_path / "reports")  # type: ignore[arg-type]
 
 
 def load(settings: Settings, text: str, name: str = "plan.csv") -> tuple[int, bool]:
-    with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
-        stored = store_plan(warehouse.con, parse_plan(text), name)
-        refresh_plan_mart(warehouse.con)
-        warehouse.publish()
+    with open_lake(settings.lake) as con:
+        stored = store_plan(con, parse_plan(text), name)
+        refresh_plan_mart(con)
     return stored.version, stored.new
 
 
@@ -69,7 +65,7 @@ def test_reloading_mid_month_changes_later_reports_only(plan_settings: Settings)
     budget = by_metric[("spend", "all")]
     assert budget["kind"] == "budget" and budget["status"] == "off_track" and budget["projected_variance"] > 0
     # The figures are those of the mart: hours watched summed over Nov 1 .. 5.
-    con = duckdb.connect(str(plan_settings.analyst_copy), read_only=True)
+    con = open_lake(plan_settings.lake, read_only=True)
     total = con.execute("SELECT sum(hours_watched) FROM agg_daily_headline WHERE day <= '2026-11-05'").fetchone()
     assert total is not None and hours["to_date"] == pytest.approx(total[0])
     con.close()
@@ -86,7 +82,7 @@ def test_reloading_mid_month_changes_later_reports_only(plan_settings: Settings)
     assert {e["metric"]: e["status"] for e in later["plan"]}["hours_watched"] == "on_track"
     # The earlier report keeps its version and figures, and so does the mart's version-1 rows.
     assert summary(plan_settings, "2026-11-05") == early
-    con = duckdb.connect(str(plan_settings.analyst_copy), read_only=True)
+    con = open_lake(plan_settings.lake, read_only=True)
     rows = con.execute(
         "SELECT plan_version, status FROM agg_daily_plan WHERE day = '2026-11-05' AND metric = 'hours_watched' "
         "ORDER BY plan_version"

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,7 +15,9 @@ from reports.i18n import Lang, label
 from reports.model import Report, read_report
 from reports.narrative import narrative
 from reports.render import escape_markdown, render_html, render_markdown
+from tests.conftest import copy_lake
 from tests.reports.warehouse import HOSTILE_CATEGORY, HOSTILE_CHANNEL, HOSTILE_TITLE, REPORT_DAY, add_quality_run
+from warehouse.lake import LakeConfig, open_lake
 
 GENERATED = datetime(2026, 11, 9, 6, 30, tzinfo=UTC)
 
@@ -111,11 +112,10 @@ def test_the_narrative_says_what_moved_what_is_anomalous_what_needs_attention(re
     assert ("Needs attention" if lang == "en" else "需要关注") in text
 
 
-def test_the_narrative_of_an_incomplete_unverified_day(report_warehouse: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "gated.duckdb"
-    shutil.copyfile(report_warehouse.with_name("warehouse.analyst.duckdb"), copy)
+def test_the_narrative_of_an_incomplete_unverified_day(report_warehouse: LakeConfig, tmp_path: Path) -> None:
+    copy = copy_lake(report_warehouse, tmp_path)
     last = date(2026, 11, 9)  # incomplete: the watermark is within that day
-    with duckdb.connect(str(copy)) as con:
+    with open_lake(copy) as con:
         add_quality_run(con, "r1", "2026-11-10 01:00:00+00", False, [("marts", "unique key", "critical")], day=last)
         report = read_report(con, last, "UTC")
     assert not report.complete and report.unverified

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,9 @@ import pytest
 
 from reports.model import ReportError, read_quality_gate, read_report
 from reports.summary import build_summary, dumps_summary
+from tests.conftest import copy_lake
 from tests.reports.warehouse import REPORT_DAY, add_quality_run
+from warehouse.lake import LakeConfig, open_lake
 
 # Written from docs/metrics.md, "summary.json, the machine-readable daily summary", in its order.
 TOP_LEVEL = [
@@ -159,10 +160,9 @@ def test_a_day_never_built_is_refused(con: duckdb.DuckDBPyConnection) -> None:
         read_report(con, date(2026, 12, 25), "UTC")
 
 
-def test_the_quality_gate_verdict_comes_from_its_tables(report_warehouse: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "gated.duckdb"
-    shutil.copyfile(report_warehouse.with_name("warehouse.analyst.duckdb"), copy)
-    with duckdb.connect(str(copy)) as gated:
+def test_the_quality_gate_verdict_comes_from_its_tables(report_warehouse: LakeConfig, tmp_path: Path) -> None:
+    copy = copy_lake(report_warehouse, tmp_path)
+    with open_lake(copy) as gated:
         assert read_quality_gate(gated, REPORT_DAY).ran is False  # the tables exist, no run yet
         add_quality_run(gated, "old", "2026-11-09 01:00:00+00", verified=True, failures=[])
         add_quality_run(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -15,7 +14,8 @@ import polars as pl
 from schemas.events import MESSAGE_SCHEMA, Family
 from streams.simulator import SimConfig, simulate
 from transforms.decode import decode_messages
-from warehouse.loader import DuckDBWarehouse
+from warehouse.lake import LakeConfig, open_lake
+from warehouse.loader import LakeWarehouse
 from warehouse.marts import build_marts
 
 LATENESS = timedelta(hours=2)
@@ -86,7 +86,7 @@ def _messages(config: SimConfig, extra: Iterable[tuple[str, dict[str, Any]]]) ->
         yield topic, json.dumps(body).encode(), datetime.fromisoformat(event["event_time"])
 
 
-def load_simulation(path: Path, config: SimConfig, extra: Iterable[tuple[str, dict[str, Any]]] = ()) -> None:
+def load_simulation(lake: LakeConfig, config: SimConfig, extra: Iterable[tuple[str, dict[str, Any]]] = ()) -> None:
     """Decode and load ``config``'s traffic plus ``extra`` events into the warehouse at ``path``.
 
     Partition 0 per topic, offsets counted per topic; arrival (``kafka_timestamp``) = the latest event time
@@ -96,7 +96,7 @@ def load_simulation(path: Path, config: SimConfig, extra: Iterable[tuple[str, di
     offsets: dict[str, int] = {}
     latest = 0
     batch: list[tuple[Any, ...]] = []
-    with DuckDBWarehouse(path, path.with_name(path.stem + ".analyst.duckdb")) as warehouse:
+    with LakeWarehouse(lake) as warehouse:
 
         def flush() -> None:
             frame = pl.DataFrame(batch, schema=MESSAGE_SCHEMA, orient="row")
@@ -126,13 +126,12 @@ def load_simulation(path: Path, config: SimConfig, extra: Iterable[tuple[str, di
             flush()
 
 
-def build_simulated_warehouse(path: Path, config: SimConfig = SIMULATION, tz: str = "UTC") -> None:
-    """Load the simulation and the hostile stream (on the report day), build every day, publish the copy."""
+def build_simulated_warehouse(lake: LakeConfig, config: SimConfig = SIMULATION, tz: str = "UTC") -> None:
+    """Load the simulation and the hostile stream (on the report day), then build every day."""
     hostile_day = datetime.combine(REPORT_DAY, datetime.min.time(), tzinfo=UTC)
-    load_simulation(path, config, hostile_events(hostile_day))
-    with DuckDBWarehouse(path, path.with_name(path.stem + ".analyst.duckdb")) as warehouse:
-        build_marts(warehouse.con, None, tz, LATENESS, full=True)
-        warehouse.publish()
+    load_simulation(lake, config, hostile_events(hostile_day))
+    with open_lake(lake) as con:
+        build_marts(con, None, tz, LATENESS, full=True)
 
 
 def add_quality_run(

@@ -1,6 +1,6 @@
 """An event arrives with its first copy, and a clock running ahead moves no watermark (issue 11, items 3-5).
 
-Rows go through the real loader (:class:`warehouse.loader.DuckDBWarehouse`) or straight into the raw tables
+Rows go through the real loader (:class:`warehouse.loader.LakeWarehouse`) or straight into the raw tables
 (``tests.warehouse.test_marts.load``), then through the real build and report model.
 """
 
@@ -16,9 +16,10 @@ import polars as pl
 
 from reports.model import read_report
 from reports.summary import build_summary
+from tests.conftest import new_lake
 from tests.factories import day, events_frame, make_engagement_event, ts
 from tests.warehouse.test_marts import LATENESS, Row, Topics, e, load, s, v
-from warehouse.loader import DuckDBWarehouse
+from warehouse.loader import LakeWarehouse
 from warehouse.marts import build_marts, data_days, warehouse_watermark
 
 STARTED = datetime(2026, 5, 3, tzinfo=UTC)
@@ -32,7 +33,7 @@ def like(event_id: str, event_time: str, partition: int, offset: int, arrived: s
     )  # fmt: skip
 
 
-def ingest(warehouse: DuckDBWarehouse, rows: list[dict[str, Any]]) -> Any:
+def ingest(warehouse: LakeWarehouse, rows: list[dict[str, Any]]) -> Any:
     frame = events_frame("engagement", rows).collect()
     offsets = {("engagement-events", r["kafka_partition"]): r["kafka_offset"] + 1 for r in rows}
     return warehouse.load_batch({"engagement": frame}, pl.DataFrame(), offsets, len(rows), 0, 0, STARTED)
@@ -46,7 +47,7 @@ def test_a_duplicate_that_arrived_first_on_another_partition_makes_the_event_on_
     # X (05-01 23:00) has two copies: on partition 1 it arrived 05-02 01:00 (on time: 05-01 completes at
     # 05-02 02:00), on partition 0 at 05-02 05:00 (late). Y (05-02 03:00, arrived 05-02 03:00) moves the
     # watermark past 05-02 02:00. Ingest reads partition 0 first: the later copy of X is ingested first.
-    with DuckDBWarehouse(tmp_path / "w.duckdb", tmp_path / "a.duckdb") as warehouse:
+    with LakeWarehouse(new_lake(tmp_path / "w")) as warehouse:
         con = warehouse.con
         first = ingest(
             warehouse,
@@ -106,7 +107,7 @@ def status(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
 
 
 def test_an_event_stamped_a_month_ahead_moves_no_watermark_and_is_reported(tmp_path: Path) -> None:
-    with DuckDBWarehouse(tmp_path / "clean.duckdb", tmp_path / "clean.a.duckdb") as plain:
+    with LakeWarehouse(new_lake(tmp_path / "clean")) as plain:
         load(plain.con, base_rows())
         build_marts(plain.con, None, "UTC", LATENESS, full=True)
         expected = status(plain.con)
@@ -116,7 +117,7 @@ def test_an_event_stamped_a_month_ahead_moves_no_watermark_and_is_reported(tmp_p
         (day("2026-05-03"), ts("2026-05-03 04:00"), False, 0),
     ]
 
-    with DuckDBWarehouse(tmp_path / "w.duckdb", tmp_path / "a.duckdb") as warehouse:
+    with LakeWarehouse(new_lake(tmp_path / "w")) as warehouse:
         con = warehouse.con
         topics = Topics()  # offsets continue across loads, as Kafka's do
         load(con, base_rows(), topics)
@@ -145,7 +146,7 @@ def test_an_event_stamped_a_month_ahead_moves_no_watermark_and_is_reported(tmp_p
 
 
 def test_an_event_within_the_skew_moves_the_watermark_as_before(tmp_path: Path) -> None:
-    with DuckDBWarehouse(tmp_path / "w.duckdb", tmp_path / "a.duckdb") as warehouse:
+    with LakeWarehouse(new_lake(tmp_path / "w")) as warehouse:
         load(warehouse.con, [*base_rows(), e(event_time="2026-05-03 05:04", kafka_timestamp=ts("2026-05-03 05:00"))])
         assert warehouse_watermark(warehouse.con) == ts("2026-05-03 05:04")
         assert warehouse_watermark(warehouse.con, timedelta(minutes=3)) == ts("2026-05-03 05:03")
@@ -154,7 +155,7 @@ def test_an_event_within_the_skew_moves_the_watermark_as_before(tmp_path: Path) 
 
 
 def test_an_event_a_century_ahead_does_not_make_the_build_walk_every_day_up_to_it(tmp_path: Path) -> None:
-    with DuckDBWarehouse(tmp_path / "w.duckdb", tmp_path / "a.duckdb") as warehouse:
+    with LakeWarehouse(new_lake(tmp_path / "w")) as warehouse:
         load(warehouse.con, [*base_rows(), e(event_time="2126-05-02 10:00", kafka_timestamp=ts("2026-05-03 06:00"))])
         began = time.monotonic()
         result = build_marts(warehouse.con, None, "UTC", LATENESS)

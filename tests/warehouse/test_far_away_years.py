@@ -11,8 +11,10 @@ from flows.quality import run_quality
 from flows.report import run_report
 from liveops.settings import Settings, Topics
 from streams.simulator import SimMessage
+from tests.conftest import lake_settings, new_lake
 from tests.wire import encode, wire_event
-from warehouse.loader import DuckDBWarehouse, connect
+from warehouse.lake import open_lake
+from warehouse.loader import LakeWarehouse
 from warehouse.marts import build_marts
 from warehouse.offline import load_offline
 
@@ -24,10 +26,10 @@ def test_far_away_years_end_to_end_through_offline_load_build_quality_and_report
     good = [wire_event("like", event_time="2026-11-01T10:00:00Z") for _ in range(3)]
     bad = [wire_event("like", event_time=t) for t in FAR_AWAY]
     messages = [SimMessage("engagement-events", b"k", encode(e), emitted) for e in good + bad]
-    path = tmp_path / "w.duckdb"
-    with DuckDBWarehouse(path, tmp_path / "analyst.duckdb") as warehouse:
+    lake = new_lake(tmp_path / "w")
+    with LakeWarehouse(lake) as warehouse:
         load_offline(warehouse, messages, Topics().model_dump(), batch_size=100)
-    con = connect(path)
+    con = open_lake(lake)
     try:
         reasons = con.sql("SELECT reason, field, count(*) FROM quarantine GROUP BY ALL").fetchall()
         assert reasons == [("out_of_range", "event_time", len(FAR_AWAY))]
@@ -36,10 +38,8 @@ def test_far_away_years_end_to_end_through_offline_load_build_quality_and_report
         assert con.sql("SELECT min(day), max(day) FROM build_days").fetchall() == [(date(2026, 11, 1),) * 2]
     finally:
         con.close()
-    with DuckDBWarehouse(path, tmp_path / "analyst.duckdb") as warehouse:
-        warehouse.publish()
     settings = Settings(
-        duckdb_path=path, analyst_path=tmp_path / "analyst.duckdb", reports_dir=tmp_path / "reports",
+        **lake_settings(lake), reports_dir=tmp_path / "reports",  # type: ignore[arg-type]
         report_timezone="Asia/Shanghai",
     )  # fmt: skip
     quality = run_quality(settings, date(2026, 11, 1), data_docs=False)

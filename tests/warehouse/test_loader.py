@@ -1,4 +1,4 @@
-"""``warehouse.loader.connect``: a failed migration leaves the file free for other processes."""
+"""``warehouse.lake.open_lake``: a failed migration commits nothing and leaves the lake usable by others."""
 
 from __future__ import annotations
 
@@ -10,29 +10,35 @@ import duckdb
 import pytest
 
 import warehouse.migrations as migrations
-from warehouse.loader import connect
+from tests.conftest import new_lake
+from warehouse.lake import open_lake
 
 
 def test_a_failed_migration_closes_the_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "warehouse.duckdb"
-    connect(path).close()  # migrated to the current version
+    lake = new_lake(tmp_path)
+    open_lake(lake).close()  # migrated to the current version
 
     def broken(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CREATE TABLE half_done (x INTEGER)")
         con.execute("SELECT * FROM no_such_table")
 
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (999, "broken on purpose", broken)])
     with pytest.raises(duckdb.CatalogException, match="no_such_table") as failure:
-        connect(path)
-    # The caller still holds the exception, hence its traceback and the frames it references (as a
-    # long-running `liveops serve` does while it logs and retries).
-    assert failure.tb is not None
+        open_lake(lake)
+    assert failure.tb is not None  # the caller still holds the exception and the frames it references
 
-    # Another process can open the file: the failed connection does not hold DuckDB's write lock.
+    # Another process opens the lake and writes to it: the failed connection holds nothing.
+    script = (
+        "import sys; from warehouse.lake import LakeConfig, open_lake\n"
+        "con = open_lake(LakeConfig(sys.argv[1], sys.argv[2]))\n"
+        "con.execute('INSERT INTO ingest_offsets VALUES (?, ?, ?)', ['t', 0, 1]); con.close()\n"
+    )
     opened = subprocess.run(
-        [sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r}, read_only=True).close()"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-c", script, lake.catalog, lake.data_path],
+        capture_output=True, text=True, timeout=120, check=False, cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert opened.returncode == 0, opened.stderr
-    with duckdb.connect(str(path), read_only=True) as con:
+    with open_lake(lake, read_only=True) as con:
         versions = [row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()]
-    assert 999 not in versions
+        tables = [row[0] for row in con.execute("SHOW TABLES").fetchall()]
+    assert 999 not in versions and "half_done" not in tables  # the migration's transaction was rolled back

@@ -21,6 +21,7 @@ from polars.testing import assert_frame_equal
 from liveops.marts_cmd import check_read_only
 from schemas.events import FAMILIES, Family
 from streams.simulator import SimConfig, simulate
+from tests.conftest import lake_connection, new_lake
 from tests.factories import (
     day,
     events_frame,
@@ -31,7 +32,8 @@ from tests.factories import (
     session_events,
     ts,
 )
-from warehouse.loader import DuckDBWarehouse, connect
+from warehouse.lake import LakeConfig, open_lake
+from warehouse.loader import LakeWarehouse
 from warehouse.marts import MART_KEYS, MART_TABLES, build_marts, days_to_rebuild, table_columns
 from warehouse.migrations import raw_table
 from warehouse.offline import load_offline
@@ -73,7 +75,11 @@ def load(con: duckdb.DuckDBPyConnection, rows: Iterable[Row], topics: Topics | N
         if not family_rows:
             continue
         con.register("_test_rows", events_frame(family, family_rows).collect().to_arrow())
-        con.execute(f"INSERT OR IGNORE INTO {raw_table(family)} BY NAME SELECT * FROM _test_rows")
+        table = raw_table(family)
+        con.execute(
+            f"INSERT INTO {table} BY NAME SELECT * FROM _test_rows r "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.event_id = r.event_id)"
+        )
         con.unregister("_test_rows")
 
 
@@ -117,8 +123,8 @@ def build(con: duckdb.DuckDBPyConnection, tz: str = "UTC", **kwargs: Any) -> Any
 
 
 @pytest.fixture
-def con(duckdb_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect(duckdb_path)
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = lake_connection(tmp_path / "lake")
     try:
         yield connection
     finally:
@@ -492,7 +498,7 @@ def test_incremental_builds_after_late_events_equal_a_full_rebuild(
     parts = split_by_arrival(rows, cuts)
     assert sum(len(p) for p in parts) == len(rows)
 
-    incremental = connect(tmp_path / "incremental.duckdb")
+    incremental = lake_connection(tmp_path / "incremental")
     topics = Topics()
     rebuilt: list[list[date]] = []
     for part in parts:
@@ -500,7 +506,7 @@ def test_incremental_builds_after_late_events_equal_a_full_rebuild(
         rebuilt.append(build(incremental, tz).days)
     assert rebuilt[0] and all(rebuilt)
 
-    full = connect(tmp_path / "full.duckdb")
+    full = lake_connection(tmp_path / "full")
     load(full, rows)
     build(full, tz, full=True)
     assert_marts_equal(marts(incremental), marts(full))
@@ -512,7 +518,7 @@ def test_incremental_builds_after_late_events_equal_a_full_rebuild(
     assert_marts_equal(marts(incremental), marts(full))
 
     # Chunking does not change a figure: a few days (or one) at a time, the viewer events read in slices.
-    chunked = connect(tmp_path / "chunked.duckdb")
+    chunked = lake_connection(tmp_path / "chunked")
     load(chunked, rows)
     build(chunked, tz, full=True, chunk_days=1 if days <= 6 else 4, slice_events=40)
     assert_marts_equal(marts(chunked), marts(full))
@@ -641,13 +647,13 @@ SCENARIOS: dict[str, tuple[list[Row], list[Row], date]] = {
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_each_dependency_rule_rebuilds_the_days_it_must(tmp_path: Path, name: str) -> None:
     on_time, late, only_by_rule = SCENARIOS[name]
-    full = connect(tmp_path / "full.duckdb")
+    full = lake_connection(tmp_path / "full")
     load(full, [*on_time, *late])
     build(full, full=True)
     # The day is complete: the next incremental build would not redo it for being incomplete.
     assert full.sql("SELECT complete FROM build_days WHERE day = ?", params=[only_by_rule]).fetchall() == [(True,)]
 
-    incremental = connect(tmp_path / "incremental.duckdb")
+    incremental = lake_connection(tmp_path / "incremental")
     topics = Topics()
     load(incremental, on_time, topics)
     build(incremental)
@@ -657,7 +663,7 @@ def test_each_dependency_rule_rebuilds_the_days_it_must(tmp_path: Path, name: st
     assert_marts_equal(marts(incremental), marts(full))
 
     # The scenario matters: rebuilding only the days of the late rows leaves that day wrong.
-    naive = connect(tmp_path / "naive.duckdb")
+    naive = lake_connection(tmp_path / "naive")
     topics = Topics()
     load(naive, on_time, topics)
     build(naive)
@@ -746,9 +752,9 @@ def test_a_build_without_data_does_nothing(con: duckdb.DuckDBPyConnection) -> No
 # ---------------------------------------------------------------------------------------------------------
 
 
-def simulated_warehouse(path: Path, config: SimConfig) -> None:
+def simulated_warehouse(lake: LakeConfig, config: SimConfig) -> None:
     """Simulated traffic decoded and loaded as ingest would (no Kafka: ``warehouse.offline``)."""
-    with DuckDBWarehouse(path, path.with_name("analyst.duckdb")) as warehouse:
+    with LakeWarehouse(lake) as warehouse:
         load_offline(warehouse, simulate(config), config.topics, batch_size=20_000)
 
 
@@ -772,9 +778,9 @@ def docs_queries() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    path = tmp_path_factory.mktemp("sim") / "warehouse.duckdb"
-    simulated_warehouse(path, SimConfig(days=3, users=300, channels=8, campaigns=3, seed=11))
-    connection = connect(path)
+    lake = new_lake(tmp_path_factory.mktemp("sim"))
+    simulated_warehouse(lake, SimConfig(days=3, users=300, channels=8, campaigns=3, seed=11))
+    connection = open_lake(lake)
     build(connection, full=True)
     try:
         yield connection
@@ -810,9 +816,9 @@ def test_reading_the_viewer_events_in_slices_gives_identical_marts(
     # The simulated days' viewer events read in slices of ~500 events (dozens of slices a day, sessions
     # crossing midnight included): every mart is the same as when each chunk is read whole.
     whole = marts(simulated)
-    path = tmp_path / "sliced.duckdb"
-    simulated_warehouse(path, SimConfig(days=3, users=300, channels=8, campaigns=3, seed=11))
-    sliced = connect(path)
+    lake = new_lake(tmp_path / "sliced")
+    simulated_warehouse(lake, SimConfig(days=3, users=300, channels=8, campaigns=3, seed=11))
+    sliced = open_lake(lake)
     try:
         build(sliced, full=True, slice_events=500)
         assert sliced.sql("SELECT count(*) FROM fct_sessions").fetchall()[0][0] > 100
