@@ -9,6 +9,7 @@ Each day's marts are replaced in one lake transaction: analysts see a day's old 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from prefect import flow, get_run_logger
 
 from liveops.settings import Settings
 from warehouse.lake import open_lake
+from warehouse.lease import TTL, lease
 from warehouse.marts import BuildResult, build_marts, data_days
 from warehouse.plan import refresh_plan_mart
 
@@ -61,7 +63,16 @@ def run_build(
     """
     if from_day is not None and to_day is not None and from_day > to_day:
         raise ValueError(f"--from {from_day} is after --to {to_day}")
-    with open_lake(settings.lake) as con:
+    with open_lake(settings.lake) as con, lease(con) as held:  # one build at a time (warehouse/lease.py)
+        renewed = time.monotonic()
+
+        def step(line: str) -> None:
+            nonlocal renewed
+            if time.monotonic() - renewed > TTL.total_seconds() / 3:
+                held.renew()
+                renewed = time.monotonic()
+            (progress or log.info)(line)
+
         days = None
         if not full and (from_day is not None or to_day is not None):
             days = _days_between(
@@ -69,7 +80,7 @@ def run_build(
             )
         result = build_marts(
             con, days, settings.report_timezone, settings.allowed_lateness, full=full,
-            max_clock_skew=settings.max_clock_skew, progress=progress, slice_events=settings.build_slice_events,
+            max_clock_skew=settings.max_clock_skew, progress=step, slice_events=settings.build_slice_events,
         )  # fmt: skip
         refresh_plan_mart(con)  # the plan's attainment for the current plan version (docs/plan.md)
     log.info("%s", result.line())

@@ -56,6 +56,12 @@ def _register_plan() -> None:
     app.add_typer(plan_app, name="plan", no_args_is_help=True)
 
 
+def _register_warehouse() -> None:
+    from liveops.warehouse_cmd import warehouse_app
+
+    app.add_typer(warehouse_app, name="warehouse", no_args_is_help=True)
+
+
 kafka_app = typer.Typer(help="Run a real local Apache Kafka broker (KRaft, single node) for development and tests.")
 app.add_typer(kafka_app, name="kafka", no_args_is_help=True)
 
@@ -249,6 +255,7 @@ def _now_label() -> str:
 
 _register_commands()
 _register_plan()
+_register_warehouse()
 
 
 def run() -> None:

@@ -95,7 +95,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         with transaction(con):
             step(con)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, description])
-        log.info("warehouse migration %d applied: %s", version, description)
+        log.debug("warehouse migration %d applied: %s", version, description)
         applied.append(version)
     return applied
 
@@ -615,3 +615,25 @@ def _plan(con: duckdb.DuckDBPyConnection) -> None:
 
 
 MIGRATIONS.append((7, "operating plan: versions, targets and agg_daily_plan", _plan))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Migration 8: the build lease (warehouse/lease.py): one marts build at a time, whatever runs where.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _leases(con: duckdb.DuckDBPyConnection) -> None:
+    # key: name. At most one live row per name; a row past expires_at is stale (its holder died).
+    con.execute(
+        """
+        CREATE TABLE leases (
+            name VARCHAR NOT NULL,
+            holder VARCHAR NOT NULL,
+            acquired_at TIMESTAMPTZ NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS.append((8, "leases: one marts build at a time", _leases))

@@ -1,0 +1,144 @@
+"""The lake door: dedup on (event_id, event day) bounded to the batch's days, per-partition offsets,
+time travel, the build lease, maintenance, and the secrets of a PostgreSQL catalog."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from schemas.events import polars_schema
+from tests.conftest import new_lake
+from transforms.decode import QUARANTINE_SCHEMA
+from warehouse.lake import LakeConfig, WarehouseBusy, WarehouseError, current_snapshot, open_lake, transaction
+from warehouse.lease import lease
+from warehouse.loader import LakeWarehouse, _day_ranges
+from warehouse.maintenance import live_files, maintain
+
+T0 = datetime(2026, 11, 3, 10, tzinfo=UTC)
+
+
+def likes(*rows: tuple[str, datetime], offset: int = 0) -> pl.DataFrame:
+    """Engagement rows (likes) with these (event_id, event_time), at consecutive Kafka offsets."""
+    schema = polars_schema("engagement")
+    records: list[dict[str, Any]] = []
+    for n, (event_id, at) in enumerate(rows):
+        records.append(
+            {name: None for name in schema}
+            | {
+                "event_id": event_id, "event_type": "like", "event_time": at, "schema_version": 1,
+                "user_id": "u1", "session_id": "s1", "stream_id": "st1", "channel_id": "c1",
+                "kafka_topic": "engagement-events", "kafka_partition": 0, "kafka_offset": offset + n,
+                "kafka_timestamp": at,
+            }
+        )  # fmt: skip
+    return pl.DataFrame(records, schema=schema)
+
+
+def load(warehouse: LakeWarehouse, frame: pl.DataFrame, next_offset: int) -> Any:
+    empty = pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    return warehouse.load_batch(
+        {"engagement": frame}, empty, {("engagement-events", 0): next_offset}, frame.height, 0, 0, datetime.now(UTC)
+    )
+
+
+def test_a_copy_is_found_on_its_day_and_the_lookup_reads_only_the_batchs_days(tmp_path: Path) -> None:
+    with LakeWarehouse(new_lake(tmp_path)) as warehouse:
+        first = load(warehouse, likes(("a", T0), ("b", T0 + timedelta(days=1))), 2)
+        assert (first.loaded, first.duplicates) == (2, 0)
+        # "a" again (a copy: same id, same day, later in the day) and "c" new: one duplicate.
+        again = load(warehouse, likes(("a", T0 + timedelta(hours=3)), ("c", T0), offset=2), 4)
+        assert (again.loaded, again.duplicates) == (1, 1)
+        # The same id on another day is another row (the key is the id and the event's UTC day).
+        other_day = load(warehouse, likes(("a", T0 + timedelta(days=5)), offset=4), 5)
+        assert (other_day.loaded, other_day.duplicates) == (1, 0)
+        rows = warehouse.con.execute("SELECT event_id, event_time FROM raw_engagement_events ORDER BY ALL").fetchall()
+        assert [r[0] for r in rows] == ["a", "a", "b", "c"]
+        assert warehouse.read_offsets() == {("engagement-events", 0): 5}
+        # The ledger agrees: every message is loaded or a duplicate.
+        ledger = warehouse.con.execute("SELECT sum(messages), sum(loaded), sum(duplicates) FROM ingest_batches")
+        assert ledger.fetchone() == (5, 4, 1)
+
+
+def test_the_day_filter_covers_exactly_the_batchs_utc_days() -> None:
+    frame = likes(("a", T0), ("b", T0 + timedelta(days=1)), ("c", T0 + timedelta(days=7)))
+    text = _day_ranges(frame)
+    assert text.count(" OR ") == 1  # Nov 3-4 in one range, Nov 10 alone
+    assert "'2026-11-03 00:00:00+00'" in text and "'2026-11-05 00:00:00+00'" in text
+    assert "'2026-11-10 00:00:00+00'" in text and "'2026-11-11 00:00:00+00'" in text
+
+
+def test_each_partition_has_one_offsets_row(tmp_path: Path) -> None:
+    with LakeWarehouse(new_lake(tmp_path)) as warehouse:
+        empty = pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        for n in range(1, 4):
+            offsets = {("t", 0): 10 * n, ("t", 1): 5 * n}
+            warehouse.load_batch({}, empty, offsets, 0, 0, 0, datetime.now(UTC))
+        rows = warehouse.con.execute('SELECT topic, "partition", next_offset FROM ingest_offsets ORDER BY ALL')
+        assert rows.fetchall() == [("t", 0, 30), ("t", 1, 15)]
+
+
+def test_time_travel_reads_an_earlier_snapshot(tmp_path: Path) -> None:
+    lake = new_lake(tmp_path)
+    with LakeWarehouse(lake) as warehouse:
+        load(warehouse, likes(("a", T0)), 1)
+        before = current_snapshot(warehouse.con)
+        load(warehouse, likes(("b", T0), offset=1), 2)
+    with open_lake(lake, snapshot=before) as old, open_lake(lake, read_only=True) as now:
+        assert old.execute("SELECT count(*) FROM raw_engagement_events").fetchone() == (1,)
+        assert now.execute("SELECT count(*) FROM raw_engagement_events").fetchone() == (2,)
+    with pytest.raises(WarehouseError, match="No snapshot found"):
+        open_lake(lake, snapshot=10_000)
+
+
+def test_a_rolled_back_transaction_leaves_nothing(tmp_path: Path) -> None:
+    with open_lake(new_lake(tmp_path)) as con:
+        with pytest.raises(RuntimeError), transaction(con):
+            con.execute("INSERT INTO ingest_offsets VALUES ('t', 0, 1)")
+            raise RuntimeError("crash between write and commit")
+        assert con.execute("SELECT count(*) FROM ingest_offsets").fetchone() == (0,)
+
+
+def test_one_build_lease_at_a_time(tmp_path: Path) -> None:
+    lake = new_lake(tmp_path)
+    with open_lake(lake) as a, open_lake(lake) as b:
+        with lease(a) as held:
+            with pytest.raises(WarehouseBusy, match="another marts-build is running"), lease(b):
+                pass
+            held.renew()
+        with lease(b):  # released: the next build gets it
+            assert b.execute("SELECT count(*) FROM leases").fetchone() == (1,)
+        assert b.execute("SELECT count(*) FROM leases").fetchone() == (0,)
+
+
+def test_maintenance_compacts_and_keeps_every_row(tmp_path: Path) -> None:
+    lake = new_lake(tmp_path)
+    with LakeWarehouse(lake) as warehouse:
+        for n in range(12):  # twelve micro-batches of 30 rows: twelve small files
+            rows = [(f"e{n}-{i}", T0 + timedelta(minutes=i)) for i in range(30)]
+            load(warehouse, likes(*rows, offset=30 * n), 30 * (n + 1))
+        con = warehouse.con
+        before = live_files(con)
+        result = maintain(con, retention=timedelta(0))
+        assert result.files_before == before >= 12
+        assert result.files_after < before
+        assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM raw_engagement_events").fetchone() == (
+            360,
+            360,
+        )
+        assert result.snapshots_expired > 0 and result.files_deleted > 0
+
+
+@pytest.mark.parametrize("lake", ["postgres"], indirect=True)
+def test_a_postgres_catalog_keeps_its_password_out_of_sight(lake: LakeConfig) -> None:
+    assert lake.catalog_password and lake.catalog_password not in lake.attach_sql()
+    assert lake.catalog_password not in lake.describe() and lake.catalog_password not in repr(lake)
+    with open_lake(lake) as con:
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (8,)
+    wrong = LakeConfig(lake.catalog, lake.data_path, "not-the-password")
+    with pytest.raises(WarehouseError, match="password authentication failed") as failure:
+        open_lake(wrong)
+    assert "not-the-password" not in str(failure.value)
