@@ -1,6 +1,6 @@
 """Scheduled operation: the Prefect deployments ``liveops serve`` serves, backfills, and report delivery.
 
-Two deployments (docs/operations.md):
+Three deployments (docs/operations.md):
 
 - ``hourly-ingest-build/hourly-ingest-build``: ingest then an incremental build, every
   ``LIVEOPS_INGEST_INTERVAL`` (default one hour). A run due while the previous one still runs is cancelled
@@ -8,11 +8,13 @@ Two deployments (docs/operations.md):
 - ``scheduled-report/daily-report``: at ``LIVEOPS_REPORT_TIME`` (default 02:00) in the report time zone,
   the report of the day before: ingest, incremental build, quality checks, the report's files, then
   delivery (webhook and/or e-mail). Runs queue behind each other (limit 1, ``ENQUEUE``): no report is lost.
+- ``lake-maintenance/lake-maintenance``: daily, two hours after the report: compaction of small files,
+  expiry of snapshots older than ``LIVEOPS_LAKE_SNAPSHOT_RETENTION``, deletion of unused files.
 
-The I/O steps are Prefect tasks with retries (all of them are idempotent). DuckDB lets one process write a
-file at a time, so every step that writes the warehouse holds a slot of the global concurrency limit
-``liveops-warehouse`` (1 slot, created by :func:`serve_deployments`): the two deployments never write at
-the same time. Delivery runs after the report's files are written, outside that slot, and its failure
+The I/O steps are Prefect tasks with retries (all of them are idempotent). The lake admits several
+writers, but the hourly run and the report's refresh would only do the same work twice, so their ingest
+and build steps hold a slot of the global concurrency limit ``liveops-warehouse`` (1 slot, created by
+:func:`serve_deployments`); builds are serialised anyway by the lease in the catalog (warehouse/lease.py). Delivery runs after the report's files are written, outside that slot, and its failure
 never fails the report.
 
 The deployment flows take no ``Settings`` parameter: a deployment's parameters are stored by the Prefect
@@ -281,6 +283,19 @@ def hourly_ingest_build() -> dict[str, Any]:
     return {"ingest": ingested, "build": built}
 
 
+@flow(name="lake-maintenance", log_prints=False)
+def lake_maintenance() -> dict[str, Any]:
+    """Compact the lake's small files, expire old snapshots, delete files nothing refers to any more."""
+    from warehouse.maintenance import maintain
+
+    settings = Settings()
+    with open_lake(settings.lake) as con:
+        result = maintain(con, settings.lake_snapshot_retention)
+    get_run_logger().info(result.line())
+    return {"files_before": result.files_before, "files_after": result.files_after,
+            "snapshots_expired": result.snapshots_expired, "files_deleted": result.files_deleted}  # fmt: skip
+
+
 @flow(name="scheduled-report", flow_run_name=_report_run_name, log_prints=False)
 def scheduled_report(
     day: date | None = None, langs: list[str] | None = None, refresh: bool = True, deliver: bool = True
@@ -334,7 +349,7 @@ def scheduled_report(
 
 
 def deployments(settings: Settings) -> list[RunnerDeployment]:
-    """The two deployments with their schedules and concurrency limits (see the module's docstring)."""
+    """The three deployments with their schedules and concurrency limits (see the module's docstring)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron, Interval
     from prefect.types.entrypoint import EntrypointType
@@ -356,8 +371,16 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
         tags=["liveops"],
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
+    maintenance = lake_maintenance.to_deployment(
+        name="lake-maintenance",
+        schedule=Cron(f"{at.minute} {(at.hour + 2) % 24} * * *", timezone=settings.report_timezone),
+        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        description="Compaction, snapshot expiry and clean-up of the lake's files.",
+        tags=["liveops"],
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
     # `to_deployment` is sync-compatible: called from sync code it returns the deployment itself.
-    return [cast("RunnerDeployment", hourly), cast("RunnerDeployment", report)]
+    return [cast("RunnerDeployment", d) for d in (hourly, report, maintenance)]
 
 
 def ensure_warehouse_limit() -> None:

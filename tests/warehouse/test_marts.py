@@ -644,6 +644,22 @@ SCENARIOS: dict[str, tuple[list[Row], list[Row], date]] = {
 }
 
 
+@pytest.mark.parametrize("lake", ["postgres"], indirect=True)
+def test_incremental_builds_on_a_postgres_catalog_equal_a_full_rebuild(lake: LakeConfig, tmp_path: Path) -> None:
+    """The same property on the scale setting: a PostgreSQL catalog, built incrementally as late events
+    arrive, equals a full build of everything on the default (SQLite) catalog."""
+    seed, tz, start, days, late_share, cuts = DATASETS[1]
+    rows = random_dataset(seed, start, days, late_share)
+    topics = Topics()
+    with open_lake(lake) as incremental, lake_connection(tmp_path / "full") as full:
+        for part in split_by_arrival(rows, cuts):
+            load(incremental, part, topics)
+            assert build(incremental, tz).days
+        load(full, rows)
+        build(full, tz, full=True)
+        assert_marts_equal(marts(incremental), marts(full))
+
+
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_each_dependency_rule_rebuilds_the_days_it_must(tmp_path: Path, name: str) -> None:
     on_time, late, only_by_rule = SCENARIOS[name]
