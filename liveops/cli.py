@@ -268,7 +268,9 @@ def run() -> None:
 
         if not isinstance(exc, WarehouseError):
             raise
-        typer.secho(f"warehouse: {exc}", fg="red", err=True)
+        from liveops.redact import REDACTOR
+
+        typer.secho(REDACTOR.redact(f"warehouse: {exc}"), fg="red", err=True)
         raise SystemExit(1) from None
 
 

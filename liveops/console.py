@@ -79,6 +79,8 @@ def register_secrets(settings: Settings) -> None:
             REDACTOR.add(value.get_secret_value())
     if settings.delivery_webhook_url is not None:
         REDACTOR.add(*url_secrets(settings.delivery_webhook_url.get_secret_value()))
+    if inline := settings.catalog_inline_password():
+        REDACTOR.add(inline)
 
 
 def say(message: str) -> None:

@@ -74,8 +74,7 @@ class LakeConfig:
 
     def describe(self) -> str:
         """The catalog and data path as a user may be shown them (no password)."""
-        catalog = re.sub(r"password=\S+", "password=***", self.catalog)
-        return f"{catalog} (data: {self.data_path})"
+        return f"{mask_passwords(self.catalog)} (data: {self.data_path})"
 
     def check(self) -> None:
         """Refuse a catalog this version cannot use, saying which ones it can."""
@@ -194,8 +193,19 @@ def open_lake(
     return con
 
 
+def mask_passwords(text: str, *secrets: str | None) -> str:
+    """``text`` with every ``password=...`` of a connection string, and each of ``secrets``, masked."""
+    text = re.sub(r"password=[^\s\"']+", "password=**********", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "**********")
+    return text
+
+
 def _attach_advice(config: LakeConfig, exc: duckdb.Error) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # DuckDB's message repeats the connection string (a password written into it included): masked here.
+    raw = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = mask_passwords(raw, config.catalog_password, config.s3.secret if config.s3 else None)
     if "snapshot" in text.lower():
         return f"cannot read the warehouse at that snapshot: {text} (`liveops warehouse snapshots` lists them)"
     return f"cannot open the warehouse {config.describe()}: {text}"

@@ -142,3 +142,14 @@ def test_a_postgres_catalog_keeps_its_password_out_of_sight(lake: LakeConfig) ->
     with pytest.raises(WarehouseError, match="password authentication failed") as failure:
         open_lake(wrong)
     assert "not-the-password" not in str(failure.value)
+
+
+def test_a_password_written_into_the_catalog_string_is_masked_in_errors(tmp_path: Path) -> None:
+    from streams.broker import free_port
+
+    catalog = f"postgres:dbname=x host=127.0.0.1 port={free_port()} user=u password=hunter2"
+    lake = LakeConfig(catalog, f"{tmp_path}/files/")
+    assert "hunter2" not in lake.describe()
+    with pytest.raises(WarehouseError) as failure:
+        open_lake(lake)
+    assert "hunter2" not in str(failure.value) and "password=**********" in str(failure.value)
