@@ -153,3 +153,40 @@ def test_a_password_written_into_the_catalog_string_is_masked_in_errors(tmp_path
     with pytest.raises(WarehouseError) as failure:
         open_lake(lake)
     assert "hunter2" not in str(failure.value) and "password=**********" in str(failure.value)
+
+
+@pytest.fixture(scope="module")
+def object_store() -> Any:
+    """A local S3-compatible object store (moto's server) with the bucket ``lake``: (endpoint, client)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from streams.broker import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    client = boto3.client(
+        "s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="test-key",
+        aws_secret_access_key="test-secret", region_name="us-east-1",
+    )  # fmt: skip
+    client.create_bucket(Bucket="lake")
+    yield f"127.0.0.1:{port}", client
+    server.stop()
+
+
+def test_the_data_path_on_an_object_store(tmp_path: Path, object_store: Any) -> None:
+    from warehouse.lake import S3Location
+
+    endpoint, client = object_store
+    s3 = S3Location(endpoint, "test-key", "test-secret", use_ssl=False)
+    lake = LakeConfig(f"sqlite:{tmp_path / 'catalog.sqlite'}", "s3://lake/liveops/", None, s3)
+    assert "test-secret" not in lake.describe() and "test-secret" not in repr(lake)
+    with LakeWarehouse(lake) as warehouse:
+        for n in range(3):
+            load(warehouse, likes(*[(f"e{n}-{i}", T0) for i in range(20)], offset=20 * n), 20 * (n + 1))
+        maintain(warehouse.con, retention=timedelta(0))
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket="lake", Prefix="liveops/").get("Contents", [])]
+    assert keys and all(k.endswith(".parquet") for k in keys)  # the rows live in the bucket
+    with open_lake(lake, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw_engagement_events").fetchone() == (60,)
