@@ -17,7 +17,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from liveops.settings import Settings
-from warehouse.lake import open_lake
+from warehouse.lake import open_lake, retry_busy
 from warehouse.lease import TTL, lease
 from warehouse.marts import BuildResult, build_marts, data_days
 from warehouse.plan import refresh_plan_mart
@@ -75,14 +75,13 @@ def run_build(
 
         days = None
         if not full and (from_day is not None or to_day is not None):
-            days = _days_between(
-                data_days(con, settings.report_timezone, settings.max_clock_skew), from_day, to_day
-            )
+            days = _days_between(data_days(con, settings.report_timezone, settings.max_clock_skew), from_day, to_day)
         result = build_marts(
             con, days, settings.report_timezone, settings.allowed_lateness, full=full,
             max_clock_skew=settings.max_clock_skew, progress=step, slice_events=settings.build_slice_events,
         )  # fmt: skip
-        refresh_plan_mart(con)  # the plan's attainment for the current plan version (docs/plan.md)
+        # the plan's attainment for the current plan version (docs/plan.md)
+        retry_busy(lambda: refresh_plan_mart(con), "plan mart")
     log.info("%s", result.line())
     return result
 

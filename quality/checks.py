@@ -49,7 +49,7 @@ from schemas.expectations import (
     Suite,
     required_fields,
 )
-from warehouse.lake import second_connection, transaction
+from warehouse.lake import retry_busy, second_connection, transaction
 
 log = logging.getLogger(__name__)
 
@@ -625,7 +625,12 @@ def check_day(
 
 
 def store_report(con: duckdb.DuckDBPyConnection, report: QualityReport) -> None:
-    """Write the run, its results and the day's status in one transaction."""
+    """Write the run, its results and the day's status in one transaction (again if another writer's commit
+    got in the way)."""
+    retry_busy(lambda: _store_report_once(con, report), "quality results")
+
+
+def _store_report_once(con: duckdb.DuckDBPyConnection, report: QualityReport) -> None:
     with transaction(con):
         con.execute(
             "INSERT INTO quality_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -14,17 +14,24 @@ in WAL mode against 1.03 s with SQLite's default rollback journal, and the write
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
 import re
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from warehouse.extensions import load_lake_extensions
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LAKE = "lake"  # the name the lake is attached under in every connection
 
@@ -35,6 +42,22 @@ class WarehouseError(Exception):
 
 class WarehouseBusy(WarehouseError):
     """Another process holds what this one needs (a conflicting commit, the build lease)."""
+
+
+class CommitConflict(WarehouseBusy):
+    """A commit failed because another writer committed at the same moment (SQLite's lock, or DuckLake's
+    conflict check): nothing of the transaction was kept, and running it again is safe (:func:`retry_busy`)."""
+
+
+# What DuckDB says when another writer's commit got in the way (SQLite: "database is locked").
+_BUSY_MARKERS = ("database is locked", "transaction conflict", "failed to commit ducklake transaction")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a transient clash with another writer (worth running the transaction again)."""
+    return isinstance(exc, CommitConflict) or (
+        isinstance(exc, duckdb.Error) and any(m in str(exc).lower() for m in _BUSY_MARKERS)
+    )
 
 
 @dataclass(frozen=True)
@@ -229,14 +252,38 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("BEGIN TRANSACTION")
     try:
         yield con
-    except BaseException:
+    except BaseException as exc:
         _rollback(con)
+        if is_conflict(exc) and not isinstance(exc, WarehouseBusy):
+            raise CommitConflict(f"another process was writing to the warehouse at the same moment: {exc}") from exc
         raise
     try:
         con.execute("COMMIT")
-    except duckdb.TransactionException as exc:
+    except duckdb.Error as exc:
         _rollback(con)
-        raise WarehouseBusy(f"another process changed the same warehouse rows at the same time: {exc}") from exc
+        if is_conflict(exc):
+            raise CommitConflict(f"another process was writing to the warehouse at the same moment: {exc}") from exc
+        raise
+
+
+def retry_busy(work: Callable[[], T], what: str, attempts: int = 10, first_wait_s: float = 0.2) -> T:
+    """Run ``work`` (one or more whole transactions), again when it hits a :class:`CommitConflict`.
+
+    Each try waits longer (doubling, with jitter, capped at 10 s): about a minute in all before the last
+    conflict is raised. Only transient clashes are retried; anything else (the build lease held by another
+    build included) is raised at once.
+    """
+    wait = first_wait_s
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except CommitConflict as exc:
+            if attempt == attempts:
+                raise
+            log.debug("%s: %s; try %d of %d in %.1f s", what, exc, attempt + 1, attempts, wait)
+            time.sleep(wait * random.uniform(0.5, 1.5))
+            wait = min(10.0, wait * 2)
+    raise AssertionError("unreachable")
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

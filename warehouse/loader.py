@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 
 from schemas.events import FAMILIES, Family
-from warehouse.lake import LakeConfig, open_lake, transaction
+from warehouse.lake import LakeConfig, open_lake, retry_busy, transaction
 from warehouse.migrations import raw_table
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,24 @@ class LakeWarehouse:
         return {(topic, partition): offset for topic, partition, offset in rows}
 
     def load_batch(
+        self,
+        valid: dict[Family, pl.DataFrame],
+        quarantine: pl.DataFrame,
+        next_offsets: Offsets,
+        messages: int,
+        duplicates_in_batch: int,
+        unknown_fields: int,
+        started_at: datetime,
+    ) -> BatchResult:
+        # Another writer committing at the same moment (a build, SQLite's one-writer lock) only delays it.
+        return retry_busy(
+            lambda: self._load_once(
+                valid, quarantine, next_offsets, messages, duplicates_in_batch, unknown_fields, started_at
+            ),
+            "ingest batch",
+        )
+
+    def _load_once(
         self,
         valid: dict[Family, pl.DataFrame],
         quarantine: pl.DataFrame,

@@ -89,7 +89,7 @@ from transforms.sessions import (
     session_watch_by_day,
     viewer_days,
 )
-from warehouse.lake import transaction
+from warehouse.lake import retry_busy, transaction
 from warehouse.migrations import raw_table
 
 log = logging.getLogger(__name__)
@@ -871,6 +871,16 @@ def _write_chunk(
     frames: dict[str, pl.DataFrame],
     keep_only: list[date] | None = None,
 ) -> dict[str, int]:
+    """:func:`_write_chunk_once`, run again when another writer's commit got in the way."""
+    return retry_busy(lambda: _write_chunk_once(con, day_list, frames, keep_only), "marts build")
+
+
+def _write_chunk_once(
+    con: duckdb.DuckDBPyConnection,
+    day_list: list[date],
+    frames: dict[str, pl.DataFrame],
+    keep_only: list[date] | None = None,
+) -> dict[str, int]:
     """Replace the rows of ``day_list`` in every mart with ``frames``, in one transaction.
 
     With ``keep_only`` (a full build), rows of days outside it are deleted in the same transaction.
@@ -1034,19 +1044,23 @@ def build_marts(
                 )
 
     finished_at = datetime.now(UTC)
-    with transaction(con):
-        if mode != "range":
-            con.execute("DELETE FROM build_state")
-            if snapshot:
-                con.executemany("INSERT INTO build_state VALUES (?, ?, ?, ?)", [list(row) for row in snapshot])
-        con.execute(
-            "INSERT INTO build_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                build_id, mode, started_at, finished_at, chosen[0] if chosen else None,
-                chosen[-1] if chosen else None, len(chosen), watermark, tz, allowed_lateness.total_seconds(),
-                mode != "range", max_clock_skew.total_seconds(),
-            ],
-        )  # fmt: skip
+
+    def bookkeeping() -> None:
+        with transaction(con):
+            if mode != "range":
+                con.execute("DELETE FROM build_state")
+                if snapshot:
+                    con.executemany("INSERT INTO build_state VALUES (?, ?, ?, ?)", [list(row) for row in snapshot])
+            con.execute(
+                "INSERT INTO build_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    build_id, mode, started_at, finished_at, chosen[0] if chosen else None,
+                    chosen[-1] if chosen else None, len(chosen), watermark, tz, allowed_lateness.total_seconds(),
+                    mode != "range", max_clock_skew.total_seconds(),
+                ],
+            )  # fmt: skip
+
+    retry_busy(bookkeeping, "marts build")
     return BuildResult(
         build_id=build_id,
         mode=mode,

@@ -190,3 +190,46 @@ def test_the_data_path_on_an_object_store(tmp_path: Path, object_store: Any) -> 
     assert keys and all(k.endswith(".parquet") for k in keys)  # the rows live in the bucket
     with open_lake(lake, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw_engagement_events").fetchone() == (60,)
+
+
+WRITER = """
+import sys
+from datetime import UTC, datetime, timedelta
+sys.path.insert(0, sys.argv[3])
+import polars as pl
+from tests.warehouse.test_lake import T0, likes
+from transforms.decode import QUARANTINE_SCHEMA
+from warehouse.lake import LakeConfig
+from warehouse.loader import LakeWarehouse
+me = int(sys.argv[2])
+with LakeWarehouse(LakeConfig(sys.argv[1], sys.argv[4])) as warehouse:
+    for n in range(15):
+        frame = likes(*[(f"w{me}-{n}-{i}", T0 + timedelta(minutes=i)) for i in range(50)], offset=50 * n)
+        frame = frame.with_columns(kafka_partition=me)
+        offsets = {("engagement-events", me): 50 * (n + 1)}
+        warehouse.load_batch({"engagement": frame}, pl.DataFrame(schema=QUARANTINE_SCHEMA), offsets, 50, 0, 0,
+                             datetime.now(UTC))
+"""
+
+
+def test_three_writers_on_the_default_catalog_all_commit(tmp_path: Path) -> None:
+    """SQLite lets one writer commit at a time ("database is locked" for the others): every clash is
+    retried, so three concurrent ingest writers (one partition each) commit every batch, exactly once."""
+    import subprocess
+    import sys
+
+    lake = new_lake(tmp_path)
+    repo = str(Path(__file__).resolve().parents[2])
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, lake.catalog, str(me), repo, lake.data_path], cwd=repo)
+        for me in range(3)
+    ]
+    assert [w.wait(timeout=300) for w in writers] == [0, 0, 0]
+    with open_lake(lake, read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM raw_engagement_events").fetchone() == (
+            2250,
+            2250,
+        )
+        assert con.execute("SELECT count(*), sum(loaded) FROM ingest_batches").fetchone() == (45, 2250)
+        offsets = con.execute('SELECT "partition", next_offset FROM ingest_offsets ORDER BY 1').fetchall()
+        assert offsets == [(0, 750), (1, 750), (2, 750)]
