@@ -12,8 +12,8 @@ Three deployments (docs/operations.md):
   expiry of snapshots older than ``LIVEOPS_LAKE_SNAPSHOT_RETENTION``, deletion of unused files.
 
 The I/O steps are Prefect tasks with retries (all of them are idempotent). The lake admits several
-writers, but the hourly run and the report's refresh would only do the same work twice, so their ingest
-and build steps hold a slot of the global concurrency limit ``liveops-warehouse`` (1 slot, created by
+writers, but the hourly run and the report's refresh would only do the same work twice, so their steps
+that write the warehouse hold a slot of the global concurrency limit ``liveops-warehouse`` (1 slot, created by
 :func:`serve_deployments`); builds are serialised anyway by the lease in the catalog (warehouse/lease.py). Delivery runs after the report's files are written, outside that slot, and its failure
 never fails the report.
 

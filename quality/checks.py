@@ -9,8 +9,8 @@ What GX sees, so that its cost does not grow with the day's volume:
 
 - **Events**: per topic family, a *profile* of the day computed by DuckDB in two scans: per event type,
   the null count of each required field and the minimum and maximum of each bounded integer; the distinct
-  values of each enumerated or patterned field; and the number of repeated ``event_id`` (0 without
-  counting while the raw table's primary key enforces it). The profile has one
+  values of each enumerated or patterned field; and the number of repeated ``event_id`` in the day (the lake has no keys).
+  The profile has one
   column per expectation, holding exactly the values that expectation checks (padded with nulls, which GX
   ignores): "no required field missing" is "every null count is 0", "every value in range" is "every
   minimum and maximum in range", "every value in the set" is "every distinct value in the set". Each
@@ -245,7 +245,7 @@ def event_profile(con: duckdb.DuckDBPyConnection, suite: Suite, window: DayWindo
 
     One pass groups the day's events by event type (and by the columns the ranges are conditioned on) for
     null counts, minima and maxima; one pass collects the distinct values of enumerated and patterned
-    columns; repeated ids are counted only where no primary key forbids them. Each expectation gets one
+    columns, and the repeated ids of the day (hashes first, exact only when a hash repeats). Each expectation gets one
     column of evidence (see :func:`profile_suite`); the columns have different lengths and are padded with
     nulls.
     """
