@@ -181,8 +181,6 @@ def open_lake(
     Raises:
         WarehouseError: the catalog cannot be reached or is not a lake; the message says what to do.
     """
-    from warehouse.migrations import migrate as apply_migrations
-
     config.check()
     time_travel = snapshot is not None or at is not None
     read_only = read_only or time_travel
@@ -209,6 +207,8 @@ def open_lake(
             raise WarehouseError(_attach_advice(config, exc)) from None
         con.execute(f"USE {LAKE}")
         if migrate and not read_only:
+            from warehouse.migrations import migrate as apply_migrations  # (Polars: only writers pay for it)
+
             apply_migrations(con)
     except BaseException:
         con.close()
