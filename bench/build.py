@@ -2,7 +2,7 @@
 
 For each size N: simulate one day of about N valid events (the simulator's shape: mostly heartbeats) into
 JSON-lines files (kept under ``--data`` and reused by later runs) or straight into Kafka, ingest them into a
-fresh warehouse (JSON-lines: the ingest's own decode + transactional load, without Kafka; Kafka: the real
+fresh lake (a SQLite catalog and its Parquet files under ``--work``; JSON-lines: the ingest's own decode + transactional load, without Kafka; Kafka: the real
 ``ingest_once`` against the broker of the settings), then time ``run_build`` of that day in a separate
 process and print its wall time, peak RSS and raw events per second.
 
@@ -71,10 +71,10 @@ def ingest_jsonl(in_dir: Path, settings: Settings) -> dict[str, Any]:
     """Decode and load the JSON-lines messages as ingest does, Kafka left out (``warehouse.offline``):
     batches of 200,000 messages, one transaction each."""
     from streams.producer import read_jsonl
-    from warehouse.loader import DuckDBWarehouse
+    from warehouse.loader import LakeWarehouse
     from warehouse.offline import load_offline
 
-    with DuckDBWarehouse(settings.duckdb_path, settings.analyst_copy) as warehouse:
+    with LakeWarehouse(settings.lake) as warehouse:
         done = load_offline(warehouse, read_jsonl(in_dir), SimConfig().topics, partitions=PARTITIONS, batch_size=BATCH)
     return {"messages": done.messages, "loaded": done.loaded}
 
@@ -123,12 +123,17 @@ def run_phase(name: str, *args: Any) -> Figures:
     return figures
 
 
+def lake_mb(folder: Path) -> float:
+    """The size of the lake under ``folder``: its catalog (with its WAL) and its data files."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
+
+
 def bench(
     events: int, via: str, data: Path, work: Path, repeat: int = 1, keep: bool = False, baseline: bool = False
 ) -> dict[str, Any]:
     """Simulate, ingest and build one size; return its figures.
 
-    With ``keep``, the warehouse stays in ``<work>/n<events>-<via>/`` and a later run with ``keep`` builds
+    With ``keep``, the lake stays in ``<work>/n<events>-<via>/lake/`` and a later run with ``keep`` builds
     it again without simulating and ingesting.
     """
     run_dir = work / (f"n{events}-{via}" if keep else f"n{events}-{os.getpid()}")
@@ -136,7 +141,8 @@ def bench(
     ingested = run_dir / "INGESTED"
     suffix = f"bench-{events}-{os.getpid()}"
     settings = Settings(
-        duckdb_path=run_dir / "warehouse.duckdb",
+        lake_catalog=f"sqlite:{run_dir / 'lake' / 'catalog.sqlite'}",
+        lake_data_path=f"{run_dir / 'lake' / 'files'}/",
         topics=Topics(viewer=f"viewer-{suffix}", engagement=f"engagement-{suffix}",
                       campaign=f"campaign-{suffix}", stream=f"stream-{suffix}"),
         consumer_group=f"liveops-{suffix}",
@@ -170,7 +176,7 @@ def bench(
     built = min(runs, key=lambda f: float(f.detail["build_s"]))
     base = min(base_runs, key=lambda f: float(f.detail["build_s"])) if base_runs else None
     events_built = int(built.detail["events"])
-    warehouse_mb = settings.duckdb_path.stat().st_size / 2**20
+    warehouse_mb = lake_mb(run_dir / "lake")
     if not keep:
         shutil.rmtree(run_dir)
     return {
@@ -219,12 +225,12 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(
         f"{'N':>12} {'events built':>13} {'ingest s':>9} {'build s':>8} {'run_build s':>12} "
-        f"{'peak RSS MB':>12} {'events/s':>10} {'mart rows':>10} {'db MB':>7}"
+        f"{'peak RSS MB':>12} {'events/s':>10} {'mart rows':>10} {'lake MB':>8}"
     )
     for r in results:
         print(
             f"{r['n']:>12,} {r['events']:>13,} {_seconds(r['ingest_s']):>9} {r['build_s']:>8.1f} {r['run_build_s']:>12.1f} "
-            f"{r['peak_rss_mb']:>12,.0f} {r['rows_per_s']:>10,.0f} {r['mart_rows']:>10,} {r['warehouse_mb']:>7,.0f}"
+            f"{r['peak_rss_mb']:>12,.0f} {r['rows_per_s']:>10,.0f} {r['mart_rows']:>10,} {r['warehouse_mb']:>8,.0f}"
         )
     if args.baseline:
         print("\nBaseline (viewer events read whole), same run:")
@@ -239,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{r['n']:>12,}: build s of each run: {r['all_build_s']}")
     print(
         "\nbuild s: build_marts (read, compute, write one day); run_build s: the build process end to end "
-        "(opening the warehouse, the build, publishing the analyst copy); peak RSS: the build process."
+        "(attaching the lake, the build, the plan mart); peak RSS: the build process; lake MB: catalog and "
+        "Parquet files."
     )
 
 

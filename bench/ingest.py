@@ -6,7 +6,8 @@ Starts its own Kafka broker (the one `liveops kafka up` runs) in a temporary dir
 topics with the simulator, then, in the same run and each in a fresh process:
 
   (a) baseline: a raw kafka-python drain of the topics (assign + seek to beginning, consume and discard);
-  (b) `liveops ingest` (the drain loop without the Prefect wrapper) into a new DuckDB file.
+  (b) `liveops ingest` (the drain loop without the Prefect wrapper) into a new lake (SQLite catalog and Parquet
+      files in the temporary directory).
 
 Prints events/s of both, their ratio (b)/(a), and the peak RSS of each process.
 """
@@ -86,8 +87,8 @@ def main() -> None:
         broker.up(timeout=120)
         try:
             settings = Settings(
-                bootstrap_servers=broker.bootstrap, duckdb_path=Path(tmp) / "bench.duckdb",
-                consumer_group="bench", batch_size=args.batch_size,
+                bootstrap_servers=broker.bootstrap, lake_catalog=f"sqlite:{Path(tmp) / 'lake' / 'catalog.sqlite'}",
+                lake_data_path=f"{Path(tmp) / 'lake' / 'files'}/", consumer_group="bench", batch_size=args.batch_size,
             )  # fmt: skip
             topics = list(settings.topics.by_family().values())
             create_topics(settings.kafka_client_config(), topics, 3)
@@ -111,7 +112,7 @@ def main() -> None:
         f"(a) raw kafka-python drain:   {a:>10,.0f} msg/s  ({drain['seconds']:.1f} s, peak RSS {drain['peak_rss_mib']:,.0f} MiB)"
     )
     print(
-        f"(b) liveops ingest -> DuckDB: {b:>10,.0f} msg/s  ({ingest['seconds']:.1f} s, peak RSS {ingest['peak_rss_mib']:,.0f} MiB)"
+        f"(b) liveops ingest -> lake:   {b:>10,.0f} msg/s  ({ingest['seconds']:.1f} s, peak RSS {ingest['peak_rss_mib']:,.0f} MiB)"
     )
     print(f"ratio (b)/(a):                {b / a:.2f}")
     print(

@@ -1,7 +1,7 @@
 """Benchmark of the data-quality gate: one simulated day of N events, its marts build, then its checks.
 
     uv run python bench/quality.py --events 2000000
-    uv run python bench/quality.py --events 2000000 --warehouse /tmp/q2m.duckdb   # keep / reuse the warehouse
+    uv run python bench/quality.py --events 2000000 --warehouse ~/q2m-lake   # keep / reuse the lake (a folder)
 
 Simulates one day of about N valid events (``streams.simulator``, seed 42, the same day as bench/build.py),
 decodes the messages with ``transforms.decode.decode_messages`` and loads them with the warehouse loader
@@ -34,7 +34,8 @@ from flows.quality import quality_windows
 from quality.checks import QualityReport, check_day
 from schemas.events import FAMILIES
 from streams.simulator import SimConfig, simulate
-from warehouse.loader import DuckDBWarehouse, connect
+from warehouse.lake import LakeConfig, lake_exists, open_lake
+from warehouse.loader import LakeWarehouse
 from warehouse.marts import build_marts
 from warehouse.offline import load_offline
 
@@ -44,8 +45,13 @@ BATCH = 200_000
 PARTITIONS = 3
 
 
-def load_day(path: Path, events: int) -> None:
-    """Simulate one day of about ``events`` valid events into a new warehouse at ``path``."""
+def lake_in(folder: Path) -> LakeConfig:
+    """A lake under ``folder``: a SQLite catalog and its Parquet files."""
+    return LakeConfig(f"sqlite:{folder / 'catalog.sqlite'}", f"{folder / 'files'}/")
+
+
+def load_day(lake: LakeConfig, events: int) -> None:
+    """Simulate one day of about ``events`` valid events into the new lake ``lake``."""
     config = SimConfig(days=1, target_events=events, seed=42)
     started = time.perf_counter()
 
@@ -53,7 +59,7 @@ def load_day(path: Path, events: int) -> None:
         if n % 1_000_000 < BATCH:
             print(f"  {n:,} messages simulated and loaded ({time.perf_counter() - started:.0f} s)", flush=True)
 
-    with DuckDBWarehouse(path, path.with_name(path.stem + ".analyst.duckdb")) as warehouse:
+    with LakeWarehouse(lake) as warehouse:
         load_offline(warehouse, simulate(config), config.topics, batch_size=BATCH, progress=progress)
     print(f"simulated and loaded in {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -62,15 +68,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=2_000_000, help="valid events in the simulated day")
     parser.add_argument("--repeat", type=int, default=3, help="build + check rounds (the fastest of each is reported)")
-    parser.add_argument("--warehouse", type=Path, help="warehouse file to keep and reuse (default: a temporary one)")
+    parser.add_argument("--warehouse", type=Path, help="folder of a lake to keep and reuse (default: a temporary one)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="liveops-bench-quality-") as tmp:
-        path = args.warehouse or Path(tmp) / "warehouse.duckdb"
-        if not path.exists():
-            print(f"simulating one day of ~{args.events:,} events into {path} ...", flush=True)
-            load_day(path, args.events)
-        con = connect(path)
+        lake = lake_in(args.warehouse or Path(tmp) / "lake")
+        if not lake_exists(lake):
+            print(f"simulating one day of ~{args.events:,} events into {lake.describe()} ...", flush=True)
+            load_day(lake, args.events)
+        con = open_lake(lake)
         try:
             day: date = SimConfig().start_date
             per_family = {f: con.sql(f"SELECT count(*) FROM raw_{f}_events").fetchall()[0][0] for f in FAMILIES}

@@ -1,7 +1,7 @@
 """Start-up time of the CLI against ``python -c "import duckdb"``, in one interleaved run.
 
 Runs, round after round, ``python -c "import duckdb"``, ``liveops --help`` and ``liveops query "select 1"``
-(against a tiny analyst copy made here), takes each command's median wall time and prints the two ratios.
+(against a tiny lake made here: the query attaches it read-only), takes each command's median wall time and prints the two ratios.
 Targets: ``--help`` at most 1.5x the duckdb import, ``query`` at most 2x.
 
     uv run python bench/startup.py [--rounds 7]
@@ -35,9 +35,13 @@ def main() -> int:
     python = sys.executable
     liveops = [python, "-m", "liveops"]
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "analyst.duckdb"
-        subprocess.run([python, "-c", f"import duckdb; duckdb.connect({str(copy)!r}).close()"], check=True)
-        env = os.environ | {"LIVEOPS_ANALYST_PATH": str(copy), "LIVEOPS_DUCKDB_PATH": str(Path(tmp) / "w.duckdb")}
+        lake = Path(tmp) / "lake"
+        env = os.environ | {
+            "LIVEOPS_LAKE_CATALOG": f"sqlite:{lake / 'catalog.sqlite'}",
+            "LIVEOPS_LAKE_DATA_PATH": f"{lake / 'files'}/",
+        }
+        create = "from liveops.settings import Settings; from warehouse.lake import open_lake; open_lake(Settings().lake).close()"
+        subprocess.run([python, "-c", create], env=env, check=True)
         commands = {
             "import duckdb": [python, "-c", "import duckdb"],
             "--help": [*liveops, "--help"],

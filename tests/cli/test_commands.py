@@ -10,16 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from liveops.cli import app
-from liveops.console import analyst_copy_path
 from liveops.marts_cmd import display_width, format_csv, format_table
 from liveops.settings import Settings
 from liveops.simulate_cmd import _DEFAULTS
 from streams.simulator import SimConfig
+from tests.conftest import lake_env
+from warehouse.lake import LakeConfig, current_snapshot, open_lake, transaction
 
 HEAVY = ("prefect", "great_expectations", "polars", "streams.simulator", "flows")
 COMMANDS = ["simulate", "ingest", "build", "quality", "report", "query", "serve", "backfill", "deliver",
@@ -51,10 +51,8 @@ def test_help_imports_no_heavy_module(command: str) -> None:
     assert not {m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY}
 
 
-def test_query_select_1_imports_only_duckdb(tmp_path: Path) -> None:
-    copy = tmp_path / "a.duckdb"
-    duckdb.connect(str(copy)).close()
-    modules, out = _modules_after(["query", "select 1"], {"LIVEOPS_ANALYST_PATH": str(copy)})
+def test_query_select_1_imports_only_duckdb(lake: LakeConfig) -> None:
+    modules, out = _modules_after(["query", "select 1"], lake_env(lake))
     assert "duckdb" in modules
     assert out.split() == ["1", "-", "1"]
     assert not {m for m in modules if m.split(".")[0] in {"prefect", "great_expectations", "polars", "flows"}}
@@ -66,64 +64,98 @@ def test_simulate_option_defaults_are_the_simulators() -> None:
         assert getattr(sim, name) == value, name
 
 
-def test_analyst_copy_path_agrees_with_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_query_reads_the_lake_the_settings_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     for key in list(os.environ):
         if key.upper().startswith("LIVEOPS_"):
             monkeypatch.delenv(key)
-    assert analyst_copy_path() == Settings().analyst_copy == Path("data/warehouse.analyst.duckdb")
-    (tmp_path / ".env").write_text("liveops_duckdb_path=w/main.duckdb\n", encoding="utf-8")
-    assert analyst_copy_path() == Settings().analyst_copy == Path("w/main.analyst.duckdb")
-    monkeypatch.setenv("LIVEOPS_ANALYST_PATH", "elsewhere/copy.duckdb")
-    assert analyst_copy_path() == Settings().analyst_copy == Path("elsewhere/copy.duckdb")
+
+    def refusal() -> str:
+        result = CliRunner().invoke(app, ["query", "select 1"])
+        assert result.exit_code == 1, result.output
+        return result.stderr
+
+    assert Settings().lake.catalog == "sqlite:data/lake/catalog.sqlite"
+    assert "no warehouse at data/lake/catalog.sqlite" in refusal()
+    (tmp_path / ".env").write_text("liveops_lake_catalog=sqlite:w/main.sqlite\n", encoding="utf-8")
+    assert Settings().lake.catalog == "sqlite:w/main.sqlite" and "no warehouse at w/main.sqlite" in refusal()
+    monkeypatch.setenv("LIVEOPS_LAKE_CATALOG", "sqlite:elsewhere/c.sqlite")
+    assert "no warehouse at elsewhere/c.sqlite" in refusal()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]  # a read-only query creates no lake
+
+
+def test_a_warehouse_error_is_one_line_without_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEOPS_")}
+    env["LIVEOPS_LAKE_CATALOG"] = "mysql:host=db"
+    done = subprocess.run(
+        [sys.executable, "-m", "liveops", "build", "--no-prefect"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("warehouse: ") and "'mysql:host=db' is not a catalog liveops can use" in last, last
 
 
 @pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    path = tmp_path / "analyst.duckdb"
-    with duckdb.connect(str(path)) as con:
+def table_lake(lake: LakeConfig) -> LakeConfig:
+    """The test's lake with a table ``t`` of awkward titles (formulas, control characters, CJK) and 100 rows."""
+    with open_lake(lake) as con, transaction(con):
         con.execute("CREATE TABLE t (title VARCHAR, n INTEGER)")
         con.execute(
             "INSERT INTO t VALUES ('=HYPERLINK(\"http://x\")', 1), ('+1', 2), ('-2+3', 3), ('@SUM(A1)', 4), "
             "(chr(9) || 'tab', 5), (chr(13) || 'cr', 6), ('plain', -7), ('中文标题', 8)"
         )
         con.execute("INSERT INTO t SELECT 'row ' || i, i FROM range(100) r(i)")
-    return path
+    return lake
 
 
-def _run(copy: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["query", *args], env={"LIVEOPS_ANALYST_PATH": str(copy)})
+def _run(lake: LakeConfig, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["query", *args], env=lake_env(lake))
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_csv_neutralises_formula_cells_unless_raw(copy: Path) -> None:
+def test_query_as_of_reads_an_earlier_snapshot(table_lake: LakeConfig) -> None:
+    with open_lake(table_lake) as con:
+        before = current_snapshot(con)
+        con.execute("INSERT INTO t VALUES ('later', 1000)")
+    count = "SELECT count(*) AS n FROM t"
+    assert json.loads(_run(table_lake, count, "-f", "json")[1]) == [{"n": 109}]
+    assert json.loads(_run(table_lake, count, "-f", "json", "--as-of", str(before))[1]) == [{"n": 108}]
+    code, _, err = _run(table_lake, count, "--as-of", "2001-01-01")  # before the lake existed
+    assert code == 1 and "Traceback" not in err and "snapshot" in err, err
+    code, _, err = _run(table_lake, count, "--as-of", "last tuesday")
+    assert code == 2 and "neither a snapshot id" in err
+
+
+def test_csv_neutralises_formula_cells_unless_raw(table_lake: LakeConfig) -> None:
     sql = "SELECT title, n FROM t WHERE n <= 8 AND title NOT LIKE 'row %' ORDER BY n"
-    code, out, _ = _run(copy, sql, "--format", "csv")
+    code, out, _ = _run(table_lake, sql, "--format", "csv")
     assert code == 0
     rows = list(csv.reader(io.StringIO(out)))
     assert [r[0] for r in rows[1:]] == [
         "plain", "'=HYPERLINK(\"http://x\")", "'+1", "'-2+3", "'@SUM(A1)", "'\ttab", "'\rcr", "中文标题",
     ]  # fmt: skip
     assert rows[1][1] == "-7"  # numbers stay numbers
-    code, out, _ = _run(copy, sql, "--format", "csv", "--raw-csv")
+    code, out, _ = _run(table_lake, sql, "--format", "csv", "--raw-csv")
     assert [r[0] for r in csv.reader(io.StringIO(out))][2] == '=HYPERLINK("http://x")'
 
 
-def test_csv_and_json_are_never_capped(copy: Path) -> None:
-    _, out, _ = _run(copy, "SELECT * FROM t", "--format", "csv", "--limit", "3")
+def test_csv_and_json_are_never_capped(table_lake: LakeConfig) -> None:
+    _, out, _ = _run(table_lake, "SELECT * FROM t", "--format", "csv", "--limit", "3")
     assert len(list(csv.reader(io.StringIO(out)))) == 1 + 108
-    _, out, _ = _run(copy, "SELECT * FROM t", "--format", "json", "--limit", "3")
+    _, out, _ = _run(table_lake, "SELECT * FROM t", "--format", "json", "--limit", "3")
     assert len(json.loads(out)) == 108
 
 
-def test_table_limit_says_how_many_more(copy: Path) -> None:
-    code, out, err = _run(copy, "SELECT * FROM t", "--limit", "5")
+def test_table_limit_says_how_many_more(table_lake: LakeConfig) -> None:
+    code, out, err = _run(table_lake, "SELECT * FROM t", "--limit", "5")
     assert code == 0
     lines = out.strip().splitlines()
     assert len(lines) == 2 + 5 + 1
     assert lines[-1].startswith("... 103 more rows")
     assert "(108 rows)" in err
-    _, out, _ = _run(copy, "SELECT * FROM t")  # not a terminal: every row
+    _, out, _ = _run(table_lake, "SELECT * FROM t")  # not a terminal: every row
     assert len(out.strip().splitlines()) == 2 + 108
 
 
@@ -137,12 +169,12 @@ def test_table_aligns_cjk_and_fits_width() -> None:
     assert "…" in narrow
 
 
-def test_syntax_error_is_an_error_not_a_refusal(copy: Path) -> None:
-    code, out, err = _run(copy, "SELEC 1")
+def test_syntax_error_is_an_error_not_a_refusal(table_lake: LakeConfig) -> None:
+    code, out, err = _run(table_lake, "SELEC 1")
     assert code == 1
     assert err.startswith("error:") and "syntax error" in err.lower()
     assert "Traceback" not in out + err
-    code, _, err = _run(copy, "DROP TABLE t")
+    code, _, err = _run(table_lake, "DROP TABLE t")
     assert code == 2 and err.startswith("refused:")
 
 

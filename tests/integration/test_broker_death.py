@@ -14,14 +14,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from liveops.settings import Settings
 from streams.broker import LocalBroker, free_port
-from tests.conftest import local_broker
+from tests.conftest import lake_env, lake_settings, local_broker
 from tests.integration.test_ingest import produce
 from tests.wire import encode, wire_event
+from warehouse.lake import LakeConfig, open_lake
 
 pytestmark = pytest.mark.kafka
 
@@ -33,15 +33,16 @@ def broker(tmp_path: Path) -> Iterator[LocalBroker]:
         yield own
 
 
+@pytest.mark.parametrize("lake", ["sqlite", "postgres"], indirect=True)
 def test_a_broker_dying_mid_run_ends_ingest_with_one_line_and_a_rerun_loads_everything(
-    tmp_path: Path, broker: LocalBroker
+    tmp_path: Path, broker: LocalBroker, lake: LakeConfig
 ) -> None:
-    settings = Settings(bootstrap_servers=broker.bootstrap, duckdb_path=tmp_path / "w.duckdb")
+    settings = Settings(bootstrap_servers=broker.bootstrap, **lake_settings(lake))  # type: ignore[arg-type]
     produce(settings, [("engagement", encode(wire_event("like"))) for _ in range(300)])
     env = {
         **os.environ,
         "LIVEOPS_BOOTSTRAP_SERVERS": broker.bootstrap,
-        "LIVEOPS_DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        **lake_env(lake),
         "LIVEOPS_BATCH_SIZE": "50",
         "LIVEOPS_KAFKA_RETRY_TIMEOUT": "PT8S",
     }
@@ -80,19 +81,19 @@ def test_a_broker_dying_mid_run_ends_ingest_with_one_line_and_a_rerun_loads_ever
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
-    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+    with open_lake(lake, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw_engagement_events").fetchone() == (300,)
         assert con.execute("SELECT sum(messages) FROM ingest_batches").fetchone() == (300,)
 
 
 @pytest.mark.parametrize("args", [("ingest",), ("ingest", "--no-prefect")])
 def test_an_unreachable_broker_ends_ingest_with_one_line_also_under_prefect(
-    tmp_path: Path, args: tuple[str, ...]
+    tmp_path: Path, lake: LakeConfig, args: tuple[str, ...]
 ) -> None:
     env = {
         **os.environ,
         "LIVEOPS_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nothing listens there
-        "LIVEOPS_DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        **lake_env(lake),
     }
     done = subprocess.run(
         [sys.executable, "-m", "liveops", *args],

@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -24,6 +23,8 @@ from liveops.settings import Settings
 from streams.broker import create_topics
 from streams.producer import produce
 from streams.simulator import SimConfig, simulate
+from tests.conftest import lake_env
+from warehouse.lake import LakeConfig, current_snapshot, open_lake
 
 pytestmark = pytest.mark.kafka
 
@@ -89,9 +90,8 @@ EXPECTED = {
 }
 
 
-def expected_figures(path: Path, days: list[date]) -> dict[str, dict[date, Any]]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        con.execute("SET TimeZone = 'UTC'")
+def expected_figures(lake: LakeConfig, days: list[date]) -> dict[str, dict[date, Any]]:
+    with open_lake(lake, read_only=True) as con:  # in UTC, as every lake connection
         figures: dict[str, dict[date, Any]] = {}
         for name, sql in EXPECTED.items():
             params = [days] if "?" in sql else None
@@ -114,11 +114,7 @@ def cli() -> typer.Typer:
 
 
 def env(settings: Settings) -> dict[str, str]:
-    return {
-        "LIVEOPS_DUCKDB_PATH": str(settings.duckdb_path),
-        "LIVEOPS_ANALYST_PATH": str(settings.analyst_copy),
-        "LIVEOPS_REPORT_TIMEZONE": settings.report_timezone,
-    }
+    return {**lake_env(settings.lake), "LIVEOPS_REPORT_TIMEZONE": settings.report_timezone}
 
 
 def test_marts_match_figures_computed_in_plain_sql(settings: Settings) -> None:
@@ -129,8 +125,8 @@ def test_marts_match_figures_computed_in_plain_sql(settings: Settings) -> None:
     assert result.days == [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
     assert result.complete_days == 2  # the last day is within the lateness of the watermark
 
-    expected = expected_figures(settings.duckdb_path, result.days)
-    with duckdb.connect(str(settings.analyst_copy), read_only=True) as con:
+    expected = expected_figures(settings.lake, result.days)
+    with open_lake(settings.lake, read_only=True) as con:
         marts = {row["day"]: row for row in con.sql("SELECT * FROM v_daily_headline").pl().to_dicts()}
     assert sorted(marts) == result.days
     for name, by_day in expected.items():
@@ -147,13 +143,17 @@ def test_marts_match_figures_computed_in_plain_sql(settings: Settings) -> None:
     assert run_build(settings).days == [date(2026, 11, 3)]
 
 
-def test_query_command_reads_the_analyst_copy_and_refuses_writes(settings: Settings) -> None:
+def test_query_command_reads_the_lake_read_only_and_refuses_writes(settings: Settings, tmp_path: Path) -> None:
     runner = CliRunner()
-    missing = runner.invoke(cli(), ["query", "SELECT 1"], env=env(settings))
-    assert missing.exit_code == 1 and "run `liveops ingest` first" in missing.output
+    nowhere = LakeConfig(f"sqlite:{tmp_path / 'none' / 'catalog.sqlite'}", f"{tmp_path / 'none' / 'files'}/")
+    missing = runner.invoke(cli(), ["query", "SELECT 1"], env=env(settings) | lake_env(nowhere))
+    assert missing.exit_code == 1 and "run `liveops ingest`" in missing.output
+    assert not (tmp_path / "none").exists()  # a read-only query creates no lake
 
     produce_simulation(settings)
     ingest_once(settings)
+    with open_lake(settings.lake, read_only=True) as con:
+        before_build = current_snapshot(con)
     built = runner.invoke(
         cli(), ["build", "--no-prefect", "--from", "2026-11-02", "--to", "2026-11-02"], env=env(settings)
     )
@@ -184,8 +184,17 @@ def test_query_command_reads_the_analyst_copy_and_refuses_writes(settings: Setti
     assert hidden.exit_code == 2 and "read-only" in hidden.output
     unknown = runner.invoke(cli(), ["query", "SELECT * FROM no_such_view"], env=env(settings))
     assert unknown.exit_code == 1 and "SHOW TABLES" in unknown.output
-    with duckdb.connect(str(settings.analyst_copy), read_only=True) as con:
+    with open_lake(settings.lake, read_only=True) as con:
         assert con.sql("SELECT count(*) FROM build_days").fetchall() == [(1,)]
+
+    # Time travel: the lake as it was before the build has no marts; the latest snapshot has the day's.
+    count = "SELECT count(*) AS n FROM agg_daily_headline"
+    then = runner.invoke(cli(), ["query", count, "-f", "json", "--as-of", str(before_build)], env=env(settings))
+    assert then.exit_code == 0, then.output
+    assert json.loads(then.stdout) == [{"n": 0}]
+    assert json.loads(runner.invoke(cli(), ["query", count, "-f", "json"], env=env(settings)).stdout) == [{"n": 1}]
+    bad = runner.invoke(cli(), ["query", count, "--as-of", "yesterday"], env=env(settings))
+    assert bad.exit_code == 2 and "neither a snapshot id" in bad.output
 
 
 @pytest.mark.prefect

@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -24,6 +23,9 @@ from liveops.settings import Settings
 from streams.broker import LocalBroker, create_topics
 from streams.producer import produce
 from streams.simulator import SimConfig, simulate
+from tests.conftest import fresh_lake, lake_env, lake_settings
+from tests.postgres import PASSWORD, PostgresServer
+from warehouse.lake import LakeConfig, open_lake
 
 pytestmark = pytest.mark.kafka
 
@@ -46,25 +48,33 @@ def fill_topics(settings: Settings, target_events: int, seed: int) -> int:
     return produce(simulate(config), settings.kafka_client_config())
 
 
-def snapshot(path: Path) -> dict[str, pl.DataFrame]:
-    with duckdb.connect(str(path), read_only=True) as con:
+def another_lake(lake: LakeConfig, folder: Path, request: pytest.FixtureRequest) -> LakeConfig:
+    """A second empty lake of the same kind as ``lake`` (a new PostgreSQL database, or a new SQLite catalog)."""
+    if lake.kind == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        return LakeConfig(f"postgres:{server.new_database()}", f"{folder / 'lake-files'}/", PASSWORD)
+    return fresh_lake(folder, request.getfixturevalue("lake_template"))
+
+
+def snapshot(lake: LakeConfig) -> dict[str, pl.DataFrame]:
+    with open_lake(lake, read_only=True) as con:
         return {table: con.sql(f"SELECT * FROM {table} ORDER BY {key}").pl() for table, key in TABLES.items()}
 
 
-def ledger_totals(path: Path) -> tuple[int, ...]:
-    with duckdb.connect(str(path), read_only=True) as con:
+def ledger_totals(lake: LakeConfig) -> tuple[int, ...]:
+    with open_lake(lake, read_only=True) as con:
         row = con.execute("SELECT sum(messages), sum(loaded), sum(duplicates), sum(quarantined) FROM ingest_batches")
         return tuple(int(v) for v in row.fetchone())  # type: ignore[union-attr]
 
 
-def ingest_env(settings: Settings, path: Path, group: str, batch_size: int) -> dict[str, str]:
+def ingest_env(settings: Settings, lake: LakeConfig, group: str, batch_size: int) -> dict[str, str]:
     return os.environ | {
         "LIVEOPS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "LIVEOPS_TOPICS__VIEWER": settings.topics.viewer,
         "LIVEOPS_TOPICS__ENGAGEMENT": settings.topics.engagement,
         "LIVEOPS_TOPICS__CAMPAIGN": settings.topics.campaign,
         "LIVEOPS_TOPICS__STREAM": settings.topics.stream,
-        "LIVEOPS_DUCKDB_PATH": str(path),
+        **lake_env(lake),
         "LIVEOPS_CONSUMER_GROUP": group,
         "LIVEOPS_BATCH_SIZE": str(batch_size),
     }
@@ -88,23 +98,26 @@ def wait_for_batches(proc: subprocess.Popen[str], batches: int) -> None:
                 return
 
 
-def test_sigkill_at_random_points_then_rerun_equals_one_clean_run(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("lake", ["sqlite", "postgres"], indirect=True)
+def test_sigkill_at_random_points_then_rerun_equals_one_clean_run(
+    settings: Settings, lake: LakeConfig, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     produced = fill_topics(settings, target_events=200_000, seed=11)
     assert produced >= 180_000
 
-    clean_path = tmp_path / "clean.duckdb"
-    clean = Settings(**(settings.model_dump() | {"duckdb_path": clean_path, "consumer_group": "clean"}))
+    clean_lake = another_lake(lake, tmp_path / "clean", request)
+    clean = Settings(**(settings.model_dump() | lake_settings(clean_lake) | {"consumer_group": "clean"}))
     totals = ingest_once(clean)
     assert totals.messages == produced
 
-    crashed_path = tmp_path / "crashed.duckdb"
-    env = ingest_env(settings, crashed_path, "crashed", batch_size=15_000)
+    crashed_lake = lake  # the test's own lake, of the parametrised catalog
+    env = ingest_env(settings, crashed_lake, "crashed", batch_size=15_000)
     rng = random.Random(20261126)
     kills = 0
     for _ in range(4):
         proc = start_ingest(env)
         wait_for_batches(proc, rng.randint(1, 3))
-        time.sleep(rng.uniform(0.0, 1.5))  # land anywhere: reading, decoding, loading, committing, publishing
+        time.sleep(rng.uniform(0.0, 1.5))  # land anywhere: reading, decoding, loading, committing
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -116,22 +129,20 @@ def test_sigkill_at_random_points_then_rerun_equals_one_clean_run(settings: Sett
     _, err = final.communicate(timeout=600)
     assert final.returncode == 0, err
 
-    expected, actual = snapshot(clean_path), snapshot(crashed_path)
+    expected, actual = snapshot(clean_lake), snapshot(crashed_lake)
     for table in TABLES:
         assert actual[table].height == expected[table].height, table
         assert_frame_equal(actual[table], expected[table], check_row_order=True)
-    assert ledger_totals(crashed_path) == ledger_totals(clean_path)
-    messages, loaded, duplicates, quarantined = ledger_totals(clean_path)
+    assert ledger_totals(crashed_lake) == ledger_totals(clean_lake)
+    messages, loaded, duplicates, quarantined = ledger_totals(clean_lake)
     assert messages == produced and loaded + duplicates + quarantined == produced
     assert duplicates > 0 and quarantined > 0
 
 
-def test_broker_restart_during_a_run_then_rerun_loses_nothing(
-    settings: Settings, tmp_path: Path, kafka_broker: LocalBroker
-) -> None:
+@pytest.mark.parametrize("lake", ["sqlite", "postgres"], indirect=True)
+def test_broker_restart_during_a_run_then_rerun_loses_nothing(settings: Settings, kafka_broker: LocalBroker) -> None:
     produced = fill_topics(settings, target_events=60_000, seed=5)
-    path = tmp_path / "restart.duckdb"
-    env = ingest_env(settings, path, "restart", batch_size=5_000)
+    env = ingest_env(settings, settings.lake, "restart", batch_size=5_000)
     proc = start_ingest(env)
     wait_for_batches(proc, 1)
     # The consumer keeps its connection open across the restart: same ports, same data directory.
@@ -144,9 +155,9 @@ def test_broker_restart_during_a_run_then_rerun_loses_nothing(
     rerun = start_ingest(env)
     _, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err
-    messages, loaded, duplicates, quarantined = ledger_totals(path)
+    messages, loaded, duplicates, quarantined = ledger_totals(settings.lake)
     assert messages == produced == loaded + duplicates + quarantined
-    with duckdb.connect(str(path), read_only=True) as con:
+    with open_lake(settings.lake, read_only=True) as con:
         rows = sum(
             con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
             for t in ("raw_viewer_events", "raw_engagement_events", "raw_campaign_events", "raw_stream_events")

@@ -6,6 +6,7 @@ kafka-python logs its whole configuration at DEBUG, SASL password included; the 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -20,9 +21,10 @@ from streams.broker import free_port
 # A backslash and both quotes: Python's repr and JSON escape it, so the masking must know those forms too.
 PASSWORD = "hunter2\\s3cr3t'\"pw"
 TOKEN = "tok-5ecret-abcdef"
+CATALOG_PASSWORD = "pg-cat4log-pw"
 
 
-def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(tmp_path: Path, *args: str, catalog: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "LIVEOPS_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nothing listens: kafka-python retries, logs
@@ -31,7 +33,9 @@ def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "LIVEOPS_SASL_USERNAME": "reporter",
         "LIVEOPS_SASL_PASSWORD": PASSWORD,
         "LIVEOPS_DELIVERY_WEBHOOK_URL": f"https://chat.example.invalid/hooks/{TOKEN}?sign=abc",
-        "LIVEOPS_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        "LIVEOPS_LAKE_CATALOG": catalog or f"sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}",
+        "LIVEOPS_LAKE_DATA_PATH": f"{tmp_path / 'lake' / 'files'}/",
+        "LIVEOPS_LAKE_CATALOG_PASSWORD": CATALOG_PASSWORD,
         "LIVEOPS_REPORTS_DIR": str(tmp_path / "reports"),
     }
     return subprocess.run(
@@ -41,7 +45,7 @@ def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def assert_no_secret(text: str) -> None:
-    for form in {*secret_forms(PASSWORD), "s3cr3t", TOKEN}:
+    for form in {*secret_forms(PASSWORD), "s3cr3t", TOKEN, CATALOG_PASSWORD}:
         assert form not in text, form
 
 
@@ -54,6 +58,16 @@ def test_verbose_cli_output_holds_no_secret(tmp_path: Path, args: tuple[str, ...
         assert done.returncode == 1  # Kafka unreachable
         # kafka-python did log its configuration: the password was there to mask.
         assert "'sasl_plain_password': '***'" in done.stderr
+
+
+def test_a_postgres_catalog_password_is_never_shown(tmp_path: Path) -> None:
+    catalog = f"postgres:dbname=lake host=127.0.0.1 port={free_port()} user=liveops"  # nothing listens there
+    done = run_cli(tmp_path, "-v", "status", "--json", catalog=catalog)
+    assert_no_secret(done.stdout + done.stderr)
+    warehouse = json.loads(done.stdout)["warehouse"]
+    assert "cannot open the warehouse postgres:dbname=lake" in warehouse["error"], warehouse  # the error is shown
+    config = run_cli(tmp_path, "config", catalog=catalog)
+    assert config.returncode == 0 and json.loads(config.stdout)["lake_catalog_password"] == "**********"
 
 
 def test_the_redactor_masks_messages_arguments_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:

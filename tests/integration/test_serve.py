@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import duckdb
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -32,6 +31,8 @@ from liveops.settings import Settings
 from streams.broker import create_topics, free_port
 from streams.producer import produce
 from streams.simulator import SimConfig, simulate
+from tests.conftest import lake_env
+from warehouse.lake import open_lake
 
 pytestmark = pytest.mark.kafka
 
@@ -82,8 +83,7 @@ def liveops_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {
         "LIVEOPS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "LIVEOPS_CONSUMER_GROUP": settings.consumer_group,
-        "LIVEOPS_DUCKDB_PATH": str(settings.duckdb_path),
-        "LIVEOPS_ANALYST_PATH": str(settings.analyst_copy),
+        **lake_env(settings.lake),
         "LIVEOPS_REPORTS_DIR": str(settings.reports_dir),
         "LIVEOPS_KAFKA_HOME": str(settings.kafka_home),
         "LIVEOPS_REPORT_TIMEZONE": settings.report_timezone,
@@ -203,7 +203,7 @@ def test_serve_runs_both_deployments_against_a_prefect_server(
         assert not client.read_deployment_by_name(HOURLY_DEPLOYMENT).paused
         assert not client.read_deployment_by_name(REPORT_DEPLOYMENT).paused
 
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    with open_lake(settings.lake, read_only=True) as con:
         batches = con.execute("SELECT count(*), sum(loaded) FROM ingest_batches").fetchone()
         assert batches is not None and batches[0] >= 1 and batches[1] > 1000
         built = [row[0] for row in con.execute("SELECT day FROM build_days ORDER BY day").fetchall()]
@@ -232,12 +232,15 @@ def test_backfill_is_idempotent_and_status_reports_the_pipeline(settings: Settin
     env = liveops_env(settings)
     folder = settings.reports_dir / DAY.isoformat()
 
+    snapshots: list[int] = []  # the lake snapshot each run's report was built from
+
     def backfill_once() -> tuple[str, Any, Any]:
         result = runner.invoke(app, ["backfill", "--from", "2026-10-31", "--to", DAY.isoformat()], env=env)
         assert result.exit_code == 0, result.output
         summary = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else {}
         summary.pop("generated_at", None)
-        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        snapshots.append(summary.pop("warehouse_snapshot"))
+        with open_lake(settings.lake, read_only=True) as con:
             marts = con.execute("SELECT * FROM agg_daily_headline ORDER BY day").fetchall()
         return result.output, rounded(summary), rounded(marts)
 
@@ -248,6 +251,10 @@ def test_backfill_is_idempotent_and_status_reports_the_pipeline(settings: Settin
     assert "report written" in day_line and (folder / "report.html").is_file()
     assert "backfill done: 1 of 2 day(s) built, 0 with a failure" in output
     assert backfill_once()[1:] == (summary, marts)  # a rerun gives the same marts and report
+    # Each report names the snapshot it read: the lake at the first run's snapshot still holds its marts.
+    assert isinstance(snapshots[0], int) and snapshots[1] > snapshots[0]
+    with open_lake(settings.lake, snapshot=snapshots[0]) as con:
+        assert rounded(con.execute("SELECT * FROM agg_daily_headline ORDER BY day").fetchall()) == marts
 
     text = runner.invoke(app, ["status"], env=env)
     assert text.exit_code == 0, text.output
@@ -259,6 +266,8 @@ def test_backfill_is_idempotent_and_status_reports_the_pipeline(settings: Settin
     assert "quality       1 day(s) checked: " in text.output
     doc = json.loads(runner.invoke(app, ["status", "--json"], env=env).output)
     assert doc["kafka"]["lag"] == 0 and all(t["exists"] for t in doc["kafka"]["topics"])
+    assert doc["warehouse"]["exists"] and doc["warehouse"]["lake"] == settings.lake.describe()
+    assert doc["warehouse"]["snapshot"] >= snapshots[1] and doc["warehouse"]["snapshot_at"]
     assert doc["warehouse"]["last_ingest"]["loaded"] > 1000
     assert doc["warehouse"]["last_build"]["mode"] == "range"
     assert doc["reports"]["count"] == 1
