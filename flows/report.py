@@ -153,7 +153,7 @@ def run_report(
 
     con = open_warehouse(settings)
     try:
-        report = read_report(con, day, settings.report_timezone, data_docs=data_docs)
+        report = read_report(con, day, settings.report_timezone, data_docs=data_docs, currency=settings.currency)
     finally:
         con.close()
     summary = build_summary(report, generated_at)

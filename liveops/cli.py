@@ -233,14 +233,6 @@ def ingest(
     say(f"ingest done: {result.line()}; analysts read {settings.analyst_copy}")
 
 
-def _human(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return "—" if value is None else str(value)
-
-
 def _now_label() -> str:
     from datetime import UTC, datetime
 
@@ -349,12 +341,12 @@ def demo(
             paths_extra.append(docs.relative_to(Path.cwd()) if docs.is_relative_to(Path.cwd()) else docs)
     paths = run_report(settings, last, ["en", "zh"])
     summary = json.loads((settings.reports_dir / last.isoformat() / "summary.json").read_text(encoding="utf-8"))
-    headline = summary["headline"]
-    shown = ["dau", "unique_viewers", "sessions", "hours_watched", "pcu", "acu", "new_users", "gift_value_cents"]
+    from reports.render import console_summary
+
     say(
         f"Done in {time.monotonic() - started:.0f} s. Report of {last} "
         f"({'complete' if summary['complete'] else 'incomplete: more events may still arrive'}; {verdict}):\n"
-        + "\n".join(f"  {name:<18} {_human(headline[name])}" for name in shown)
+        + "\n".join(console_summary(summary, settings.currency))
         + "\n"
         + "\n".join(f"  {path}" for path in [*paths, *paths_extra])
         + f'\n  analyst copy: {settings.analyst_copy}   (try: uv run liveops query "SELECT * FROM v_daily_headline")'

@@ -200,7 +200,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "d30": ("D30", "30 日"),
     "no_rows": ("None on this day.", "当日无数据。"),
     "total": ("Total", "合计"),
-    "money_note": ("Amounts in currency units.", "金额以货币单位计。"),
+    "money_note": ("Amounts in {code} ({symbol}).", "金额单位：{code}（{symbol}）。"),
     "hours_unit": ("h", "小时"),
     "minutes_unit": ("min", "分钟"),
     "ms_unit": ("ms", "毫秒"),
@@ -330,18 +330,42 @@ def percent(value: Number | None, places: int = 1) -> str:
     return f"{pct:,.{places}f}%".replace("-", MINUS)
 
 
-def money(value: Number | None) -> str:
-    """Currency units with two decimals: ``1,234.56``."""
-    return decimal(value, 2)
+# Symbols of common ISO 4217 codes; a code not listed is written before the amount (``CHF 1,234.56``).
+# The yen sign alone means the renminbi here (the default currency); the Japanese yen is ``JP¥``.
+CURRENCY_SYMBOLS: dict[str, str] = {
+    "CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "JP¥", "HKD": "HK$", "TWD": "NT$", "KRW": "₩",
+    "SGD": "S$", "INR": "₹", "AUD": "A$", "CAD": "CA$",
+}  # fmt: skip
 
 
-def cents(value: Number | None) -> str:
-    """Integer cents as currency units: 123456 -> ``1,234.56``."""
-    return money(None if value is None else value / 100)
+def currency_symbol(code: str) -> str:
+    """How an amount in ``code`` is marked: its symbol (``¥``), else the code itself (``CHF``)."""
+    return CURRENCY_SYMBOLS.get(code, code)
 
 
-def figure(value: Number | None, kind: Kind) -> str:
-    """A figure's value for humans, by its kind."""
+def money(value: Number | None, currency: str | None = None) -> str:
+    """Currency units with two decimals: ``1,234.56``; with a currency ``¥1,234.56`` / ``−¥3.00`` /
+    ``CHF 1,234.56``. Tables mark the currency once in their header and pass none."""
+    amount = decimal(value, 2)
+    if currency is None or amount == NULL:
+        return amount
+    symbol = currency_symbol(currency)
+    sign, digits = (MINUS, amount[1:]) if amount.startswith(MINUS) else ("", amount)
+    return f"{sign}{symbol}{' ' if symbol.isalpha() else ''}{digits}"
+
+
+def cents(value: Number | None, currency: str | None = None) -> str:
+    """Integer cents as currency units: 123456 -> ``1,234.56`` (``¥1,234.56`` with a currency)."""
+    return money(None if value is None else value / 100, currency)
+
+
+def money_unit(code: str, lang: Lang) -> str:
+    """The money legend: ``Amounts in CNY (¥).`` / ``金额单位：CNY（¥）。``"""
+    return text("money_note", lang, code=code, symbol=currency_symbol(code))
+
+
+def figure(value: Number | None, kind: Kind, currency: str | None = None) -> str:
+    """A figure's value for humans, by its kind (amounts of money marked with ``currency`` when given)."""
     match kind:
         case "count" | "signed" | "ms":
             return integer(value)
@@ -354,9 +378,9 @@ def figure(value: Number | None, kind: Kind) -> str:
         case "rate":
             return decimal(value, 2)
         case "money":
-            return money(value)
+            return money(value, currency)
         case "cents":
-            return cents(value)
+            return cents(value, currency)
     return decimal(value)
 
 

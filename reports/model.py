@@ -433,6 +433,7 @@ class Report:
         history: numeric headline figures of the built days D-28 .. D-1 (for anomalies and trends).
         anomalies: flagged figures (headline order). anomaly_days: previous days the rule had (needs 7).
         restatements: earlier reports of D that the current figures restate (set by the flow).
+        currency: ISO 4217 code of every amount of money (the events carry amounts, not currencies).
     """
 
     day: date
@@ -461,6 +462,7 @@ class Report:
     anomaly_days: int
     restatements: tuple[Restatement, ...] = field(default=())
     plan: PlanSection | None = None
+    currency: str = "CNY"
 
     def value(self, key: str) -> Number | None:
         """D's value of a numeric headline figure."""
@@ -812,7 +814,13 @@ def built_days(con: duckdb.DuckDBPyConnection) -> list[date]:
     return [r[0] for r in con.execute("SELECT day FROM build_days ORDER BY day").fetchall()]
 
 
-def read_report(con: duckdb.DuckDBPyConnection, day: date, timezone: str, data_docs: str | None = None) -> Report:
+def read_report(
+    con: duckdb.DuckDBPyConnection,
+    day: date,
+    timezone: str,
+    data_docs: str | None = None,
+    currency: str = "CNY",
+) -> Report:
     """Read the report of ``day`` from the marts.
 
     Args:
@@ -820,6 +828,7 @@ def read_report(con: duckdb.DuckDBPyConnection, day: date, timezone: str, data_d
         day: the report day D, a calendar day of ``timezone``.
         timezone: the report time zone (IANA); must be the one the marts were built with.
         data_docs: link to the quality gate's Data Docs relative to the report's folder, when they exist.
+        currency: ISO 4217 code of the amounts (the ``currency`` setting).
 
     Returns:
         The report model.
@@ -872,4 +881,5 @@ def read_report(con: duckdb.DuckDBPyConnection, day: date, timezone: str, data_d
         anomalies=anomalies,
         anomaly_days=history_days(day, previous),
         plan=read_plan_section(con, day),
+        currency=currency,
     )

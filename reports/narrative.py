@@ -49,8 +49,8 @@ def _count(n: int, noun: str) -> str:
     return f"{integer(n)} {noun}{'' if n == 1 else 's'}"
 
 
-def _value(f: Figure) -> str:
-    return figure(f.value, f.kind)
+def _value(f: Figure, currency: str) -> str:
+    return figure(f.value, f.kind, currency)
 
 
 def _overview(r: Report, lang: Lang) -> str:
@@ -73,13 +73,14 @@ def _overview(r: Report, lang: Lang) -> str:
     )
 
 
-def _mover_text(f: Figure, lang: Lang, detail: bool) -> str:
+def _mover_text(f: Figure, lang: Lang, detail: bool, currency: str) -> str:
     moved = change(f.vs_previous, f.delta_unit, lang, f.kind)
     if detail:
+        before, after = figure(f.previous, f.kind, currency), _value(f, currency)
         return (
-            f"{label(f.key, lang)}（{moved}，{figure(f.previous, f.kind)} → {_value(f)}）"
+            f"{label(f.key, lang)}（{moved}，{before} → {after}）"
             if lang == "zh"
-            else (f"{_name(f.key, lang)} ({moved}, {figure(f.previous, f.kind)} → {_value(f)})")
+            else (f"{_name(f.key, lang)} ({moved}, {before} → {after})")
         )
     return f"{label(f.key, lang)}（{moved}）" if lang == "zh" else f"{_name(f.key, lang)} ({moved})"
 
@@ -90,8 +91,8 @@ def _movers(r: Report, lang: Lang) -> str:
         if lang == "zh":
             return "没有前一日的数据可供比较。"
         return "There is no previous day to compare with."
-    first = _mover_text(movers[0], lang, detail=True)
-    rest = [_mover_text(f, lang, detail=False) for f in movers[1:3]]
+    first = _mover_text(movers[0], lang, detail=True, currency=r.currency)
+    rest = [_mover_text(f, lang, detail=False, currency=r.currency) for f in movers[1:3]]
     if lang == "zh":
         tail = f"，其次是{_join(rest, lang)}" if rest else ""
         return f"与前一日相比变化最大的是{first}{tail}。"
@@ -120,7 +121,7 @@ def _anomalies(r: Report, lang: Lang) -> str:
     parts = []
     for a in r.anomalies:
         f = r.figures[a.metric]
-        value, median = figure(a.value, f.kind), figure(a.median, f.kind)
+        value, median = figure(a.value, f.kind, r.currency), figure(a.median, f.kind, r.currency)
         if lang == "zh":
             parts.append(
                 f"{label(a.metric, lang)}为 {value}，{'高于' if a.direction == 'up' else '低于'}中位数 {median}"
@@ -166,11 +167,11 @@ def attention_items(r: Report, lang: Lang) -> list[str]:
                 reason = f"，主要原因：{top}" if lang == "zh" else f", mostly {top}"
             if lang == "zh":
                 items.append(
-                    f"{label(key, lang)}较前一日{'上升' if f.better == 'down' else '下降'}（{moved}，现为 {_value(f)}{reason}）"
+                    f"{label(key, lang)}较前一日{'上升' if f.better == 'down' else '下降'}（{moved}，现为 {_value(f, r.currency)}{reason}）"
                 )
             else:
                 items.append(
-                    f"{_name(key, lang)} {'up' if f.better == 'down' else 'down'} {moved} to {_value(f)}{reason}"
+                    f"{_name(key, lang)} {'up' if f.better == 'down' else 'down'} {moved} to {_value(f, r.currency)}{reason}"
                 )
     for a in r.anomalies:
         f = r.figures[a.metric]
@@ -200,12 +201,12 @@ def _campaigns(r: Report, lang: Lang) -> str:
             return f"当日没有投放活动，自然注册 {integer(t.organic_signups)} 人。"
         return f"No campaign delivered on this day; {_count(t.organic_signups, 'organic sign-up')}."
     v = {
-        "spend": money(t.spend),
+        "spend": money(t.spend, r.currency),
         "imp": integer(t.impressions),
         "clicks": integer(t.clicks),
         "ctr": percent(t.ctr, 2),
         "signups": integer(t.attributed_signups),
-        "cpa": money(t.cpa),
+        "cpa": money(t.cpa, r.currency),
         "organic": integer(t.organic_signups),
         "roas": figure(t.roas, "rate"),
     }

@@ -15,6 +15,8 @@ Both outputs depend only on the model and ``generated_at``: rendering twice give
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -56,17 +58,17 @@ def _tone(figure: Figure, change: float | None) -> str:
     return "good" if (change > 0) == (figure.better == "up") else "bad"
 
 
-def card(figure: Figure, lang: Lang) -> Card:
-    """The card of one figure."""
+def card(figure: Figure, lang: Lang, currency: str | None = None) -> Card:
+    """The card of one figure (amounts of money marked with ``currency``)."""
     anomaly = None
     if figure.anomaly is not None:
         word = i18n.text(figure.anomaly.direction, lang)
-        median = i18n.figure(figure.anomaly.median, figure.kind)
+        median = i18n.figure(figure.anomaly.median, figure.kind, currency)
         anomaly = f"{word} · {i18n.text('median_short', lang)} {median}"
     return Card(
         key=figure.key,
         label=i18n.label(figure.key, lang),
-        value=i18n.figure(figure.value, figure.kind),
+        value=i18n.figure(figure.value, figure.kind, currency),
         vs_previous=i18n.change(figure.vs_previous, figure.delta_unit, lang, figure.kind),
         vs_last_week=i18n.change(figure.vs_last_week, figure.delta_unit, lang, figure.kind),
         tone_previous=_tone(figure, figure.vs_previous),
@@ -135,11 +137,11 @@ def _plan(report: Report, lang: Lang, with_charts: bool) -> list[dict[str, Any]]
                 "period": e.period,
                 "kind": e.kind,
                 "direction": "≥" if e.direction == "at_least" else "≤",
-                "target": i18n.figure(e.target, kind),
-                "to_date": i18n.figure(e.to_date, kind),
-                "expected": i18n.figure(e.expected_to_date, kind),
+                "target": i18n.figure(e.target, kind, report.currency),
+                "to_date": i18n.figure(e.to_date, kind, report.currency),
+                "expected": i18n.figure(e.expected_to_date, kind, report.currency),
                 "attainment": i18n.percent(e.attainment),
-                "projected": i18n.figure(e.projected, kind),
+                "projected": i18n.figure(e.projected, kind, report.currency),
                 "status": e.status,
                 "status_text": i18n.text(f"status_{e.status}", lang),
                 "chart": plan_chart(e, lang) if with_charts else None,
@@ -155,8 +157,11 @@ def _context(report: Report, lang: Lang, generated_at: datetime) -> dict[str, An
         "lang": lang,
         "html_lang": i18n.HTML_LANG[lang],
         "day_text": i18n.day_text(report.day, lang),
-        "headline": [card(report.figures[k], lang) for k in KEY_FIGURES],
-        "sections": {name: [card(report.figures[k], lang) for k in keys] for name, keys in SECTION_FIGURES.items()},
+        "headline": [card(report.figures[k], lang, report.currency) for k in KEY_FIGURES],
+        "sections": {
+            name: [card(report.figures[k], lang, report.currency) for k in keys]
+            for name, keys in SECTION_FIGURES.items()
+        },
         "narrative": narrative(report, lang),
         "attention": attention_items(report, lang),
         "plan": _plan(report, lang, with_charts=False),
@@ -164,8 +169,8 @@ def _context(report: Report, lang: Lang, generated_at: datetime) -> dict[str, An
             {
                 "metric": a.metric,
                 "label": i18n.label(a.metric, lang),
-                "value": i18n.figure(a.value, report.figures[a.metric].kind),
-                "median": i18n.figure(a.median, report.figures[a.metric].kind),
+                "value": i18n.figure(a.value, report.figures[a.metric].kind, report.currency),
+                "median": i18n.figure(a.median, report.figures[a.metric].kind, report.currency),
                 "direction": i18n.text(a.direction, lang),
                 "arrow": "▲" if a.direction == "up" else "▼",
             }
@@ -185,6 +190,9 @@ def _context(report: Report, lang: Lang, generated_at: datetime) -> dict[str, An
         "percent": i18n.percent,
         "money": i18n.money,
         "cents": i18n.cents,
+        "money_note": i18n.money_unit(report.currency, lang),
+        # A money column's header: "Spend (¥)"; its cells are plain amounts.
+        "money_label": lambda key: f"{i18n.label(key, lang)} ({i18n.currency_symbol(report.currency)})",
     }
 
 
@@ -211,6 +219,28 @@ def render_html(report: Report, lang: Lang, generated_at: datetime) -> str:
     context["charts"] = _charts(report, lang)
     context["plan"] = _plan(report, lang, with_charts=True)
     return _HTML.get_template("report.html.j2").render(context)
+
+
+# The figures the console summary shows (``liveops report``, the demo), in this order.
+CONSOLE_FIGURES = ("dau", "unique_viewers", "sessions", "hours_watched", "pcu", "acu", "new_users", "gift_value_cents",
+                   "spend")  # fmt: skip
+
+
+def console_summary(summary: Mapping[str, Any], currency: str, lang: Lang = "en") -> list[str]:
+    """A few headline figures of ``summary.json`` as the report words them, one aligned line each.
+
+    A terminal reader gets the report's labels and units (``Gift value  ¥114,300.00``), not the JSON's keys
+    and raw cents, so what they read there matches what the report shows.
+    """
+    headline = summary["headline"]
+    rows = [(i18n.label(k, lang), i18n.figure(headline.get(k), METRICS[k].kind, currency)) for k in CONSOLE_FIGURES]
+    width = max(_columns(name) for name, _ in rows)
+    return [f"  {name}{' ' * (width - _columns(name))}  {value}" for name, value in rows]
+
+
+def _columns(value: str) -> int:
+    """Terminal columns of ``value``: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
 
 
 def render_markdown(report: Report, lang: Lang, generated_at: datetime) -> str:

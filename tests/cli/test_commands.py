@@ -153,5 +153,14 @@ def test_bad_setting_names_its_variable(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_the_currency_is_an_iso_code() -> None:
+    assert Settings().currency == "CNY"
+    assert Settings(currency="usd").currency == "USD"
+    result = CliRunner().invoke(app, ["config"], env={"LIVEOPS_CURRENCY": "dollars"})
+    assert result.exit_code == 2
+    assert "LIVEOPS_CURRENCY (got 'dollars')" in result.stderr and "ISO 4217" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_format_csv_neutralises_header_too() -> None:
     assert format_csv(["=a"], [["x"]]).splitlines()[0] == "'=a"

@@ -4,6 +4,7 @@ restatements."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -124,6 +125,22 @@ def test_the_command_prints_the_paths_written(report_settings: Settings) -> None
     folder = report_settings.reports_dir / "2026-11-08"
     assert result.stdout.splitlines() == [str(folder / n) for n in
                                           ("report.html", "summary.md", "report.zh.html", "summary.zh.md", "summary.json")]  # fmt: skip
+    # The headline in the report's words on stderr, money in the configured currency.
+    assert "Report of 2026-11-08 (complete; quality checks not run):" in result.stderr
+    assert re.search(r"^  Gift value +¥[\d,]+\.\d\d$", result.stderr, re.MULTILINE), result.stderr
+    assert "gift_value_cents" not in result.stderr
+
+
+def test_the_currency_setting_reaches_the_report(report_settings: Settings) -> None:
+    result = CliRunner().invoke(
+        cli(),
+        ["--date", "2026-11-08", "--lang", "en", "--no-prefect"],
+        env=env(report_settings) | {"LIVEOPS_CURRENCY": "usd"},
+    )
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^  Spend +\$[\d,]+\.\d\d$", result.stderr, re.MULTILINE), result.stderr
+    html = (report_settings.reports_dir / "2026-11-08" / "report.en.html").read_text(encoding="utf-8")
+    assert "Amounts in USD ($)." in html
 
 
 def test_the_command_refuses_a_day_not_built(report_settings: Settings) -> None:
