@@ -14,6 +14,7 @@ import math
 from datetime import date, datetime
 from typing import Literal
 
+from reports.baseline import Gap
 from reports.model import DeltaUnit, Kind, Number
 
 Lang = Literal["en", "zh"]
@@ -177,14 +178,28 @@ TEXT: dict[str, tuple[str, str]] = {
     "needs_attention": ("Needs attention", "需要关注"),
     "no_anomalies": ("No figure is anomalous.", "没有指标异常。"),
     "too_few_days": (
-        "Anomaly detection needs at least 7 previous days; it had {n}.",
-        "异常检测至少需要前 7 天的数据，目前只有 {n} 天。",
+        "Anomaly detection needs at least 7 previous days with data (the first day of data does not count); it had {n}.",
+        "异常检测至少需要前 7 个有数据的日子（数据的第一天不计），目前只有 {n} 天。",
     ),
     "anomaly_rule": (
-        "Flagged when more than 3 robust z-scores from the median of the previous 28 days.",
-        "与前 28 天中位数相差超过 3 个稳健 z 分数即标记为异常。",
+        "Flagged when more than 3 robust z-scores from the median of the previous days with data (up to 28, at least 7).",
+        "与此前有数据的日子（最多 28 天，至少 7 天）的中位数相差超过 3 个稳健 z 分数即标记为异常。",
     ),
-    "median": ("Median (28 days)", "中位数（28 天）"),
+    "median": ("Median (days)", "中位数（天数）"),
+    "gap_not_built": ("{day} is not built", "{day} 尚未计算"),
+    "gap_no_data": ("{day} has no events", "{day} 没有事件数据"),
+    "gap_first_day": (
+        "{day} is the first day of data (every user was new, and the day may have started part-way)",
+        "{day} 是数据的第一天（所有用户都是新用户，且当天可能不完整）",
+    ),
+    "gap_short_window": (
+        "{figure} needs {window} days of data and {day} has {have}",
+        "{figure}需要 {window} 天的数据，{day} 只有 {have} 天",
+    ),
+    "not_compared": ("— not compared", "— 未比较"),
+    "sample": ("n = {n}", "n = {n}"),
+    "noise": ("move within sampling noise", "变化在抽样误差内"),
+    "median_over": ("median {median} over {n} days", "{n} 天中位数 {median}"),
     "median_short": ("median", "中位数"),
     "direction": ("Direction", "方向"),
     "up": ("above", "偏高"),
@@ -268,6 +283,13 @@ VALUE_LABELS_ZH: dict[str, dict[str, str]] = {
         "unknown_event_type": "未知事件类型",
     },
 }
+
+
+def gap_text(gap: Gap, key: str, lang: Lang) -> str:
+    """Why a figure is not compared with a day, as a phrase: ``2026-11-01 is the first day of data (...)``."""
+    return text(
+        f"gap_{gap.reason}", lang, day=gap.day.isoformat(), figure=label(key, lang), window=gap.window, have=gap.have
+    )
 
 
 def value_label(dimension: str, code: str, lang: Lang) -> str:

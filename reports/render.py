@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from reports import charts, i18n
+from reports.baseline import Gap
 from reports.i18n import Lang
 from reports.model import KEY_FIGURES, METRICS, SECTION_FIGURES, Figure, Kind, Report
 from reports.narrative import attention_items, narrative
@@ -49,11 +50,15 @@ class Card:
     tone_previous: str
     tone_last_week: str
     anomaly: str | None
+    sample: str | None = None
+    why_previous: str | None = None
+    why_last_week: str | None = None
 
 
-def _tone(figure: Figure, change: float | None) -> str:
-    """``good``, ``bad`` or ``flat`` (no change, not comparable, or a figure without a good direction)."""
-    if change is None or change == 0 or figure.better is None:
+def _tone(figure: Figure, change: float | None, noise: bool = False) -> str:
+    """``good``, ``bad`` or ``flat`` (no change, not comparable, within a survey's sampling noise, or a
+    figure without a good direction)."""
+    if change is None or change == 0 or figure.better is None or noise:
         return "flat"
     return "good" if (change > 0) == (figure.better == "up") else "bad"
 
@@ -64,17 +69,41 @@ def card(figure: Figure, lang: Lang, currency: str | None = None) -> Card:
     if figure.anomaly is not None:
         word = i18n.text(figure.anomaly.direction, lang)
         median = i18n.figure(figure.anomaly.median, figure.kind, currency)
-        anomaly = f"{word} · {i18n.text('median_short', lang)} {median}"
+        anomaly = f"{word} · {i18n.text('median_short', lang)} {median} ({figure.anomaly.days})"
     return Card(
         key=figure.key,
         label=i18n.label(figure.key, lang),
         value=i18n.figure(figure.value, figure.kind, currency),
         vs_previous=i18n.change(figure.vs_previous, figure.delta_unit, lang, figure.kind),
         vs_last_week=i18n.change(figure.vs_last_week, figure.delta_unit, lang, figure.kind),
-        tone_previous=_tone(figure, figure.vs_previous),
-        tone_last_week=_tone(figure, figure.vs_last_week),
+        tone_previous=_tone(figure, figure.vs_previous, figure.noise_previous),
+        tone_last_week=_tone(figure, figure.vs_last_week, figure.noise_last_week),
         anomaly=anomaly,
+        sample=None if figure.sample is None else i18n.text("sample", lang, n=i18n.integer(figure.sample)),
+        why_previous=_why(figure, figure.gap_previous, figure.noise_previous, lang),
+        why_last_week=_why(figure, figure.gap_last_week, figure.noise_last_week, lang),
     )
+
+
+def _why(figure: Figure, gap: Gap | None, noise: bool, lang: Lang) -> str | None:
+    """Why a delta is "—" (no full baseline) or toned down (sampling noise); None when it is plain."""
+    if gap is not None:
+        return i18n.gap_text(gap, figure.key, lang)
+    return i18n.text("noise", lang) if noise else None
+
+
+def comparison_notes(report: Report, lang: Lang, keys: Sequence[str]) -> list[str]:
+    """The reasons, once each, why figures of ``keys`` are not compared: ``vs same day last week: ...``."""
+    notes: list[str] = []
+    for key in keys:
+        f = report.figures[key]
+        for head, gap in (("vs_previous", f.gap_previous), ("vs_last_week", f.gap_last_week)):
+            if gap is not None:
+                colon = "：" if lang == "zh" else ": "  # noqa: RUF001 (Chinese full-width colon)
+                note = f"{i18n.text(head, lang)}{colon}{i18n.gap_text(gap, key, lang)}"
+                if note not in notes:
+                    notes.append(note)
+    return notes
 
 
 def escape_markdown(value: object) -> str:
@@ -163,6 +192,8 @@ def _context(report: Report, lang: Lang, generated_at: datetime) -> dict[str, An
             for name, keys in SECTION_FIGURES.items()
         },
         "narrative": narrative(report, lang),
+        "headline_notes": comparison_notes(report, lang, KEY_FIGURES),
+        "section_notes": {name: comparison_notes(report, lang, keys) for name, keys in SECTION_FIGURES.items()},
         "attention": attention_items(report, lang),
         "plan": _plan(report, lang, with_charts=False),
         "anomalies": [
@@ -171,6 +202,7 @@ def _context(report: Report, lang: Lang, generated_at: datetime) -> dict[str, An
                 "label": i18n.label(a.metric, lang),
                 "value": i18n.figure(a.value, report.figures[a.metric].kind, report.currency),
                 "median": i18n.figure(a.median, report.figures[a.metric].kind, report.currency),
+                "days": a.days,
                 "direction": i18n.text(a.direction, lang),
                 "arrow": "▲" if a.direction == "up" else "▼",
             }

@@ -156,7 +156,7 @@ def test_the_text_is_plain_json_with_unrounded_numbers(summary: dict[str, Any]) 
 
 
 def test_a_day_never_built_is_refused(con: duckdb.DuckDBPyConnection) -> None:
-    with pytest.raises(ReportError, match=r"2026-12-25 has not been built \(built: 2026-11-01 \.\. 2026-11-09\)"):
+    with pytest.raises(ReportError, match=r"2026-12-25 has not been built \(built: 2026-10-31 \.\. 2026-11-09\)"):
         read_report(con, date(2026, 12, 25), "UTC")
 
 
