@@ -910,6 +910,37 @@ def _data_quality(con: duckdb.DuckDBPyConnection, build: Mapping[str, Any], gate
     )
 
 
+def _raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The raw event tables the warehouse holds (one per event family)."""
+    return sorted(t for t in _tables(con) if t.startswith("raw_") and t.endswith("_events"))
+
+
+def _has_events(con: duckdb.DuckDBPyConnection, day: date, tz: ZoneInfo) -> bool:
+    """Any valid event stamped on ``day`` (a local day of ``tz``), built or not.
+
+    Tells "nothing happened that day" (no report to make) from "not built yet" (run the build).
+    """
+    start = datetime.combine(day, time(), tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tz).astimezone(UTC)
+    for table in _raw_tables(con):
+        hit = con.execute(f"SELECT 1 FROM {table} WHERE event_time >= ? AND event_time < ? LIMIT 1", [start, end])
+        if hit.fetchone() is not None:
+            return True
+    return False
+
+
+def _event_span(con: duckdb.DuckDBPyConnection, tz: ZoneInfo) -> str:
+    """`` (events from 2026-10-31 to 2026-11-09)``: the local days of the first and last event ('' if none)."""
+    tables = _raw_tables(con)
+    if not tables:
+        return " (the warehouse holds no events yet)"
+    union = " UNION ALL ".join(f"SELECT min(event_time) AS lo, max(event_time) AS hi FROM {t}" for t in tables)
+    lo, hi = con.execute(f"SELECT min(lo), max(hi) FROM ({union})").fetchall()[0]
+    if lo is None:
+        return " (the warehouse holds no events yet)"
+    return f" (events from {_utc(lo).astimezone(tz).date()} to {_utc(hi).astimezone(tz).date()})"
+
+
 def built_days(con: duckdb.DuckDBPyConnection) -> list[date]:
     """The days the marts hold (``build_days``), ascending."""
     if "build_days" not in _tables(con):
@@ -937,13 +968,15 @@ def read_report(
         The report model.
 
     Raises:
-        ReportError: the warehouse has no marts, or D was never built.
+        ReportError: the warehouse has no marts, D has no events at all, or D was never built.
     """
     tz = ZoneInfo(timezone)
     if "agg_daily_headline" not in _tables(con):
         raise ReportError("the warehouse has no marts yet: run `liveops build` first")
     build_rows = _rows(con, "SELECT * FROM build_days WHERE day = ?", [day])
     history_rows = _headline_history(con, day)
+    if (not build_rows or not build_rows[0]["events"]) and not _has_events(con, day, tz):
+        raise ReportError(f"there are no events for {day}{_event_span(con, tz)}: nothing to report for that day")
     if not build_rows or day not in history_rows:
         days = built_days(con)
         span = f" (built: {days[0]} .. {days[-1]})" if days else " (no day is built yet)"

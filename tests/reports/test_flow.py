@@ -4,8 +4,11 @@ restatements."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -145,7 +148,20 @@ def test_the_currency_setting_reaches_the_report(report_settings: Settings) -> N
 
 def test_the_command_refuses_a_day_not_built(report_settings: Settings) -> None:
     result = CliRunner().invoke(cli(), ["--date", "2027-01-01", "--no-prefect"], env=env(report_settings))
-    assert result.exit_code == 1 and "2027-01-01 has not been built" in result.output
+    assert result.exit_code == 1 and "there are no events for 2027-01-01" in result.output
+
+
+def test_a_day_without_events_says_so_without_a_traceback(report_settings: Settings) -> None:
+    # The real command line, in a fresh interpreter, as a person runs it.
+    done = subprocess.run(
+        [sys.executable, "-m", "liveops", "report", "--date", "2026-10-15"],
+        capture_output=True, text=True, env=os.environ | env(report_settings), timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert "there are no events for 2026-10-15 (events from 2026-10-31 to 2026-11-09)" in done.stderr
+    assert "Traceback" not in done.stderr and "liveops build" not in done.stderr
+    assert not (report_settings.reports_dir / "2026-10-15").exists()
 
 
 @pytest.mark.prefect

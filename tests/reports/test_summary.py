@@ -156,8 +156,20 @@ def test_the_text_is_plain_json_with_unrounded_numbers(summary: dict[str, Any]) 
 
 
 def test_a_day_never_built_is_refused(con: duckdb.DuckDBPyConnection) -> None:
-    with pytest.raises(ReportError, match=r"2026-12-25 has not been built \(built: 2026-10-31 \.\. 2026-11-09\)"):
+    with pytest.raises(ReportError, match=r"^there are no events for 2026-12-25 \(events from 2026-10-31 to 2026-11-09\): "
+                       r"nothing to report for that day$"):  # fmt: skip
         read_report(con, date(2026, 12, 25), "UTC")
+
+
+def test_a_day_with_events_not_yet_built_says_run_build(report_warehouse: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "unbuilt.duckdb"
+    shutil.copyfile(report_warehouse.with_name("warehouse.analyst.duckdb"), copy)
+    with duckdb.connect(str(copy)) as unbuilt:
+        unbuilt.execute("DELETE FROM build_days WHERE day = '2026-11-09'")
+        with pytest.raises(
+            ReportError, match=r"2026-11-09 has not been built \(built: 2026-10-31 \.\. 2026-11-08\): run"
+        ):
+            read_report(unbuilt, date(2026, 11, 9), "UTC")
 
 
 def test_the_quality_gate_verdict_comes_from_its_tables(report_warehouse: Path, tmp_path: Path) -> None:
