@@ -229,6 +229,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "hours_broadcast_col": ("Hours broadcast", "开播小时"),
     "streams_col": ("Streams", "直播数"),
     "follows_col": ("Net follows", "净关注"),
+    "suite": ("Suite", "检查集"),
+    "expectation": ("Expectation", "检查项"),
+    "severity": ("Severity", "级别"),
+    "details": ("Details", "详情"),
 }
 
 
@@ -272,6 +276,7 @@ VALUE_LABELS_ZH: dict[str, dict[str, str]] = {
         "shopping": "购物",
         "unknown": "未知",
     },
+    "severity": {"critical": "关键", "warning": "警告"},
     "quarantine": {
         "invalid_json": "非法 JSON",
         "not_an_object": "不是对象",

@@ -93,17 +93,18 @@ def _why(figure: Figure, gap: Gap | None, noise: bool, lang: Lang) -> str | None
 
 
 def comparison_notes(report: Report, lang: Lang, keys: Sequence[str]) -> list[str]:
-    """The reasons, once each, why figures of ``keys`` are not compared: ``vs same day last week: ...``."""
-    notes: list[str] = []
+    """Why figures of ``keys`` are not compared, each reason once: ``vs previous day · vs same day last
+    week: MAU needs 30 days of data and 2026-11-08 has 9`` (the comparisons it holds for, then the reason)."""
+    heads: dict[str, list[str]] = {}
     for key in keys:
         f = report.figures[key]
         for head, gap in (("vs_previous", f.gap_previous), ("vs_last_week", f.gap_last_week)):
             if gap is not None:
-                colon = "：" if lang == "zh" else ": "  # noqa: RUF001 (Chinese full-width colon)
-                note = f"{i18n.text(head, lang)}{colon}{i18n.gap_text(gap, key, lang)}"
-                if note not in notes:
-                    notes.append(note)
-    return notes
+                shown = heads.setdefault(i18n.gap_text(gap, key, lang), [])
+                if i18n.text(head, lang) not in shown:
+                    shown.append(i18n.text(head, lang))
+    colon = "：" if lang == "zh" else ": "  # noqa: RUF001 (Chinese full-width colon)
+    return [f"{' · '.join(names)}{colon}{reason}" for reason, names in heads.items()]
 
 
 def escape_markdown(value: object) -> str:
@@ -132,18 +133,17 @@ def _charts(report: Report, lang: Lang) -> dict[str, Markup]:
         )
         for s in report.sources
     ]
-    return {
-        "concurrency": charts.concurrency_chart(report.curve, lang),
-        "retention": charts.retention_heatmap(report.retention, lang),
-        "categories": charts.bar_chart(
-            categories,
-            t("categories", lang),
-            "category-chart",
-            legend=(t("hours_watched_col", lang), t("hours_broadcast_col", lang)),
-        ),
-        "sources": charts.bar_chart(sources, t("sources", lang), "sources-chart"),
-        "funnel": charts.funnel_chart(report.campaign_totals, lang),
-    }
+    legend = (t("hours_watched_col", lang), t("hours_broadcast_col", lang))
+    drawn: dict[str, Markup] = {"retention": charts.retention_heatmap(report.retention, lang)}
+    # Each chart but the heat map twice: wide, and a phone variant the page shows instead below 640 px.
+    for suffix, width in (("", charts.WIDTH), ("_narrow", charts.NARROW)):
+        drawn["concurrency" + suffix] = charts.concurrency_chart(report.curve, lang, width)
+        drawn["categories" + suffix] = charts.bar_chart(
+            categories, t("categories", lang), "category-chart", legend, width
+        )
+        drawn["sources" + suffix] = charts.bar_chart(sources, t("sources", lang), "sources-chart", width=width)
+        drawn["funnel" + suffix] = charts.funnel_chart(report.campaign_totals, lang, width)
+    return drawn
 
 
 _SCOPED_KINDS: dict[str, Kind] = {"cvr": "share", "cpa": "money", "roas": "decimal", "viewer_ratio": "decimal",
