@@ -941,6 +941,13 @@ def _event_span(con: duckdb.DuckDBPyConnection, tz: ZoneInfo) -> str:
     return f" (events from {_utc(lo).astimezone(tz).date()} to {_utc(hi).astimezone(tz).date()})"
 
 
+def complete_days(con: duckdb.DuckDBPyConnection) -> list[date]:
+    """The built days that were complete when built (their late events are in), ascending."""
+    if "build_days" not in _tables(con):
+        return []
+    return [r[0] for r in con.execute("SELECT day FROM build_days WHERE complete ORDER BY day").fetchall()]
+
+
 def built_days(con: duckdb.DuckDBPyConnection) -> list[date]:
     """The days the marts hold (``build_days``), ascending."""
     if "build_days" not in _tables(con):
