@@ -31,7 +31,7 @@ SURVEYS: dict[str, str] = {"csat": "csat", "nps": "nps"}
 MIN_RESPONSES = 30
 Z_95 = 1.96
 
-GapReason = Literal["not_built", "no_data", "first_day", "short_window"]
+GapReason = Literal["before_data", "not_built", "no_data", "first_day", "short_window"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class Gap:
 
     Attributes:
         day: the day that is not a full baseline (the comparison day, or D itself for a short window).
-        reason: ``not_built``, ``no_data`` (built, no events), ``first_day`` (the first day with events) or
+        reason: ``before_data`` (before the first day with events), ``not_built``, ``no_data`` (built, no
+            events), ``first_day`` (the first day with events) or
             ``short_window`` (the figure's trailing window reaches before the first day with events).
         window: the window in days (``short_window`` only). have: days of it with data since the first day.
     """
@@ -90,6 +91,8 @@ def baseline_gap(
         built: the days the marts hold. with_data: the built days with at least one event.
         first_day: the first day with events (None: none).
     """
+    if first_day is not None and base < first_day:
+        return Gap(base, "before_data")
     if base not in built:
         return Gap(base, "not_built")
     if base not in with_data:

@@ -186,6 +186,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "与此前有数据的日子（最多 28 天，至少 7 天）的中位数相差超过 3 个稳健 z 分数即标记为异常。",
     ),
     "median": ("Median (days)", "中位数（天数）"),
+    "gap_before_data": ("{day} is before the first day of data", "{day} 早于数据的第一天"),
     "gap_not_built": ("{day} is not built", "{day} 尚未计算"),
     "gap_no_data": ("{day} has no events", "{day} 没有事件数据"),
     "gap_first_day": (

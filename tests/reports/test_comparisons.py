@@ -17,7 +17,7 @@ Worked out by hand:
   (fewer than 30 responses), so not a mover and not "needs attention"; NPS +25 pts on n = 4, likewise.
   Previous days with data for the anomaly rule: 11-02, 03, 05, 06, 07 = 5 (11-01 is the first day, 11-04
   has no events): no anomaly, and the report says it had 5.
-- 11-05: the previous day 11-04 has no events: "—"; the same day last week, 10-29, is not built.
+- 11-05: the previous day 11-04 has no events: "—"; the same day last week, 10-29, is before the data.
 - 11-12: DAU 40 vs 9 on 11-05: +344.4 %. Nine previous days with data (11-02, 03, 05 .. 11), DAU median 11,
   MAD 1: robust z = 29 / 1.4826 = 19.6, flagged. CSAT 60 % vs 90 % on n = 200 each: SE of the difference
   √(0.24/200 + 0.09/200) = 0.041, and 30 pp > 1.96 SE: supported, so it needs attention.
@@ -130,10 +130,10 @@ def test_a_day_without_events_is_no_baseline(hand: duckdb.DuckDBPyConnection) ->
         date(2026, 11, 4),
         "no_data",
     )
-    assert dau.gap_last_week is not None and dau.gap_last_week.reason == "not_built"
+    assert dau.gap_last_week is not None and dau.gap_last_week.reason == "before_data"
     text = " ".join(narrative(r, "en"))
     assert "No comparison with the previous day: 2026-11-04 has no events." in text
-    assert "2026-10-29 is not built" in render_html(r, "en", GENERATED)
+    assert "2026-10-29 is before the first day of data" in render_html(r, "en", GENERATED)
 
 
 def test_anomalies_need_seven_previous_days_with_data(hand: duckdb.DuckDBPyConnection) -> None:

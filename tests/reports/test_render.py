@@ -134,7 +134,7 @@ def test_the_first_day_has_nothing_to_compare_with(con: duckdb.DuckDBPyConnectio
     report = read_report(con, date(2026, 10, 31), "UTC")
     assert report.movers() == [] and report.anomalies == () and report.anomaly_days == 0
     text = " ".join(narrative(report, "en"))
-    assert "No comparison with the previous day: 2026-10-30 is not built." in text
+    assert "No comparison with the previous day: 2026-10-30 is before the first day of data." in text
     assert "needs at least 7 previous days with data (the first day of data does not count); it had 0" in text
     html = render_html(report, "zh", GENERATED)
     assert "—" in html  # deltas without a base
