@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: Path | None = None
+    kafka_client: Literal["kafka-python", "confluent"] = Field(
+        "kafka-python", description="Kafka client library of ingest: kafka-python or confluent (confluent-kafka)"
+    )
     consumer_group: str = "liveops-ingest"
     topics: Topics = Topics()
     partitions: int = Field(3, ge=1, description="partitions per topic for `kafka create-topics`")
