@@ -26,7 +26,7 @@ from prefect.states import Failed
 
 from liveops.settings import Settings
 from schemas.events import Family
-from streams.consumer import BatchSource, KafkaBatchSource, Offsets, SourceError, SourceUnavailable
+from streams.consumer import BatchSource, Offsets, SourceError, SourceUnavailable, open_source
 from transforms.decode import decode_messages
 from warehouse.loader import LakeWarehouse, WarehouseWriter
 
@@ -231,8 +231,12 @@ def ingest_once(
     retry_s = settings.kafka_retry_timeout.total_seconds()
     # One Kafka request never waits longer than the whole retry window (at least 1 s, at most 30 s).
     request_timeout_s = min(30.0, max(1.0, retry_s / 2))
-    source = KafkaBatchSource(
-        settings.kafka_client_config(), list(families), settings.consumer_group, request_timeout_s=request_timeout_s
+    source = open_source(
+        settings.kafka_client,
+        settings.kafka_client_config(),
+        list(families),
+        settings.consumer_group,
+        request_timeout_s=request_timeout_s,
     )
     try:
         with LakeWarehouse(settings.lake) as warehouse:

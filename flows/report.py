@@ -152,7 +152,7 @@ def run_report(
 
     with open_warehouse(settings) as con, transaction(con):  # one transaction: every figure from one snapshot
         snapshot = current_snapshot(con)
-        report = read_report(con, day, settings.report_timezone, data_docs=data_docs)
+        report = read_report(con, day, settings.report_timezone, data_docs=data_docs, currency=settings.currency)
     summary = build_summary(report, generated_at)
     # The lake snapshot the figures come from: `liveops query --as-of SNAPSHOT` reads exactly that data.
     summary["warehouse_snapshot"] = snapshot

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Collection, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -239,14 +241,6 @@ def ingest(
     say(f"ingest done: {result.line()}")
 
 
-def _human(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return "—" if value is None else str(value)
-
-
 def _now_label() -> str:
     from datetime import UTC, datetime
 
@@ -298,6 +292,13 @@ def _load_demo_plan(settings: Settings) -> None:
         say(f"The sample plan {DEMO_PLAN.name} is already plan version {stored.version}.")
 
 
+def demo_day(days: Sequence[date], complete: Collection[date]) -> date:
+    """The day the demo reports: the last complete one. The very last day of a simulation is still filling
+    up (its late events have not all arrived), so its figures would be low and its checks would fail;
+    the last day stands in only when no day is complete yet."""
+    return next((d for d in reversed(days) if d in complete), days[-1])
+
+
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(help="days of simulated traffic")] = 8,
@@ -305,9 +306,9 @@ def demo(
 ) -> None:
     """The main job end to end: Kafka up, simulated traffic (first run only), ingest, marts, checks, report.
 
-    Brings up the local Kafka broker, creates the topics, simulates eight days of platform traffic, ingests
-    it, builds the marts, checks the last day's data and writes its report in English and Chinese, then
-    prints the paths and the headline figures. A second run reuses the broker, the topics and the data
+    Brings up the local Kafka broker, creates the topics, simulates eight days of platform traffic (ordinary
+    text: no test strings), ingests it, builds the marts, checks the last complete day's data and writes its
+    report in English and Chinese, then prints the paths and the headline figures. A second run reuses the broker, the topics and the data
     already there: it only ingests and builds what is new, and writes the report again.
     """
     import time
@@ -332,7 +333,8 @@ def demo(
         raise fail(str(exc)) from exc
     existing = sum(t.messages for t in topic_status(config) if t.name in names)
     if existing == 0:
-        sim = SimConfig(days=days, users=users, topics=settings.topics.by_family())
+        # Plain text: an ops person reading the demo should see a normal day (the hostile strings are for tests).
+        sim = SimConfig(days=days, users=users, topics=settings.topics.by_family(), hostile_text=False)
         say(f"Simulating {days} days of platform traffic for {users:,} users into Kafka ...")
         produced = produce(simulate(sim), config, progress=lambda n: say(f"  produced {n:,} messages"))
         say(f"Produced {produced:,} messages.")
@@ -346,6 +348,7 @@ def demo(
     from flows.quality import run_quality
     from flows.report import run_report
     from flows.schedule import describe_quality
+    from reports.model import complete_days
     from warehouse.lake import open_lake
     from warehouse.marts import data_days
 
@@ -354,9 +357,12 @@ def demo(
     run_build(settings, progress=lambda line: say("  " + line))
     with open_lake(settings.lake, read_only=True) as con:
         built_days = data_days(con, settings.report_timezone, settings.max_clock_skew)
+        complete = complete_days(con)
     if not built_days:
         raise fail("The warehouse holds no events: nothing to report.")
-    last = built_days[-1]
+    last = demo_day(built_days, complete)
+    if last != built_days[-1]:
+        say(f"Reporting {last}, the last complete day ({built_days[-1]} may still receive events).")
     say(f"Checking the data quality of {last} ...")
     paths_extra: list[Path] = []
     verdict = "quality checks did not run"
@@ -372,12 +378,12 @@ def demo(
             paths_extra.append(docs.relative_to(Path.cwd()) if docs.is_relative_to(Path.cwd()) else docs)
     paths = run_report(settings, last, ["en", "zh"])
     summary = json.loads((settings.reports_dir / last.isoformat() / "summary.json").read_text(encoding="utf-8"))
-    headline = summary["headline"]
-    shown = ["dau", "unique_viewers", "sessions", "hours_watched", "pcu", "acu", "new_users", "gift_value_cents"]
+    from reports.render import console_summary
+
     say(
         f"Done in {time.monotonic() - started:.0f} s. Report of {last} "
         f"({'complete' if summary['complete'] else 'incomplete: more events may still arrive'}; {verdict}):\n"
-        + "\n".join(f"  {name:<18} {_human(headline[name])}" for name in shown)
+        + "\n".join(console_summary(summary, settings.currency))
         + "\n"
         + "\n".join(f"  {path}" for path in [*paths, *paths_extra])
         + f'\n  warehouse: {settings.lake.describe()}   (try: uv run liveops query "SELECT * FROM v_daily_headline")'

@@ -62,3 +62,21 @@ def report(
         raise typer.Exit(1) from exc
     for path in paths:
         typer.echo(path)
+    _say_headline(settings.currency, chosen, paths)
+
+
+def _say_headline(currency: str, day: date, paths: list[str]) -> None:
+    """A few headline figures on stderr, as the report words them (stdout keeps only the paths written)."""
+    import json
+    from pathlib import Path
+
+    from reports.render import console_summary
+
+    written = next((Path(p) for p in paths if Path(p).name == "summary.json"), None)
+    if written is None:
+        return
+    summary = json.loads(written.read_text(encoding="utf-8"))
+    state = "complete" if summary["complete"] else "incomplete"
+    gate = {True: "verified", False: "UNVERIFIED", None: "quality checks not run"}[summary.get("verified")]
+    typer.echo(f"Report of {day} ({state}; {gate}):", err=True)
+    typer.echo("\n".join(console_summary(summary, currency)), err=True)

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: Path | None = None
+    kafka_client: Literal["kafka-python", "confluent"] = Field(
+        "kafka-python", description="Kafka client library of ingest: kafka-python or confluent (confluent-kafka)"
+    )
     consumer_group: str = "liveops-ingest"
     topics: Topics = Topics()
     partitions: int = Field(3, ge=1, description="partitions per topic for `kafka create-topics`")
@@ -90,6 +93,7 @@ class Settings(BaseSettings):
     )
     reports_dir: Path = Field(Path("data/reports"), description="where daily reports are written, one folder per day")
     report_timezone: str = "UTC"
+    currency: str = Field("CNY", description="ISO 4217 code of every amount of money in the events and reports")
     allowed_lateness: timedelta = timedelta(hours=2)
     max_clock_skew: timedelta = Field(
         timedelta(minutes=5),
@@ -137,6 +141,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'UTC', 'Asia/Shanghai')") from exc
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 3 or not code.isascii() or not code.isalpha():
+            raise ValueError(f"not an ISO 4217 currency code {value!r} (three letters, e.g. 'CNY', 'USD')")
+        return code
 
     @field_validator("max_clock_skew")
     @classmethod

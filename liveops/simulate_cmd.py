@@ -32,6 +32,7 @@ _DEFAULTS = SimpleNamespace(
     duplicate_rate=0.01,
     late_rate=0.005,
     malformed_rate=0.001,
+    hostile_text=True,
 )
 
 
@@ -129,6 +130,14 @@ def simulate(
         float,
         typer.Option(min=0.0, max=0.5, help="extra messages breaking the contract, cycling through every reason code"),
     ] = _DEFAULTS.malformed_rate,
+    hostile_text: Annotated[
+        bool,
+        typer.Option(
+            "--hostile-text/--plain-text",
+            help="titles, chat and comments also hold markup, script, SQL metacharacters and very long strings "
+            "(for tests); --plain-text: ordinary text only, as a normal day has",
+        ),
+    ] = _DEFAULTS.hostile_text,
     target_events: Annotated[
         int | None,
         typer.Option(
@@ -175,7 +184,7 @@ def simulate(
         config = SimConfig(
             start_date=first_day, days=days, users=users, channels=channels, campaigns=campaigns, seed=seed,
             duplicate_rate=duplicate_rate, late_rate=late_rate, malformed_rate=malformed_rate,
-            target_events=target_events, topics=settings.topics.by_family(),
+            target_events=target_events, topics=settings.topics.by_family(), hostile_text=hostile_text,
         )  # fmt: skip
     except ValueError as exc:
         typer.secho(f"Invalid options: {exc}", fg="red", err=True)

@@ -9,6 +9,9 @@ Readings where docs/metrics.md is silent (docs/report.md repeats them):
 - "The previous 28 days" are the calendar days D-28 .. D-1; a day without a value for the figure (not
   built, or null: a ratio with a zero denominator) is left out and does not count towards the 7.
 - A null value on D is never flagged.
+- The report model passes only the previous days that are a full baseline for each figure (days with
+  events, not the first day of data, full trailing windows: reports/baseline.py); a figure's value on a
+  day that is not is null here, so it does not count either.
 - Exactly 3 robust z-scores is not "more than 3": not flagged.
 """
 

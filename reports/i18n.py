@@ -14,6 +14,7 @@ import math
 from datetime import date, datetime
 from typing import Literal
 
+from reports.baseline import Gap
 from reports.model import DeltaUnit, Kind, Number
 
 Lang = Literal["en", "zh"]
@@ -177,14 +178,29 @@ TEXT: dict[str, tuple[str, str]] = {
     "needs_attention": ("Needs attention", "需要关注"),
     "no_anomalies": ("No figure is anomalous.", "没有指标异常。"),
     "too_few_days": (
-        "Anomaly detection needs at least 7 previous days; it had {n}.",
-        "异常检测至少需要前 7 天的数据，目前只有 {n} 天。",
+        "Anomaly detection needs at least 7 previous days with data (the first day of data does not count); it had {n}.",
+        "异常检测至少需要前 7 个有数据的日子（数据的第一天不计），目前只有 {n} 天。",
     ),
     "anomaly_rule": (
-        "Flagged when more than 3 robust z-scores from the median of the previous 28 days.",
-        "与前 28 天中位数相差超过 3 个稳健 z 分数即标记为异常。",
+        "Flagged when more than 3 robust z-scores from the median of the previous days with data (up to 28, at least 7).",
+        "与此前有数据的日子（最多 28 天，至少 7 天）的中位数相差超过 3 个稳健 z 分数即标记为异常。",
     ),
-    "median": ("Median (28 days)", "中位数（28 天）"),
+    "median": ("Median (days)", "中位数（天数）"),
+    "gap_before_data": ("{day} is before the first day of data", "{day} 早于数据的第一天"),
+    "gap_not_built": ("{day} is not built", "{day} 尚未计算"),
+    "gap_no_data": ("{day} has no events", "{day} 没有事件数据"),
+    "gap_first_day": (
+        "{day} is the first day of data (every user was new, and the day may have started part-way)",
+        "{day} 是数据的第一天（所有用户都是新用户，且当天可能不完整）",
+    ),
+    "gap_short_window": (
+        "{figure} needs {window} days of data and {day} has {have}",
+        "{figure}需要 {window} 天的数据，{day} 只有 {have} 天",
+    ),
+    "not_compared": ("— not compared", "— 未比较"),
+    "sample": ("n = {n}", "n = {n}"),
+    "noise": ("move within sampling noise", "变化在抽样误差内"),
+    "median_over": ("median {median} over {n} days", "{n} 天中位数 {median}"),
     "median_short": ("median", "中位数"),
     "direction": ("Direction", "方向"),
     "up": ("above", "偏高"),
@@ -200,7 +216,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "d30": ("D30", "30 日"),
     "no_rows": ("None on this day.", "当日无数据。"),
     "total": ("Total", "合计"),
-    "money_note": ("Amounts in currency units.", "金额以货币单位计。"),
+    "money_note": ("Amounts in {code} ({symbol}).", "金额单位：{code}（{symbol}）。"),
     "hours_unit": ("h", "小时"),
     "minutes_unit": ("min", "分钟"),
     "ms_unit": ("ms", "毫秒"),
@@ -214,6 +230,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "hours_broadcast_col": ("Hours broadcast", "开播小时"),
     "streams_col": ("Streams", "直播数"),
     "follows_col": ("Net follows", "净关注"),
+    "suite": ("Suite", "检查集"),
+    "expectation": ("Expectation", "检查项"),
+    "severity": ("Severity", "级别"),
+    "details": ("Details", "详情"),
 }
 
 
@@ -257,6 +277,7 @@ VALUE_LABELS_ZH: dict[str, dict[str, str]] = {
         "shopping": "购物",
         "unknown": "未知",
     },
+    "severity": {"critical": "关键", "warning": "警告"},
     "quarantine": {
         "invalid_json": "非法 JSON",
         "not_an_object": "不是对象",
@@ -268,6 +289,13 @@ VALUE_LABELS_ZH: dict[str, dict[str, str]] = {
         "unknown_event_type": "未知事件类型",
     },
 }
+
+
+def gap_text(gap: Gap, key: str, lang: Lang) -> str:
+    """Why a figure is not compared with a day, as a phrase: ``2026-11-01 is the first day of data (...)``."""
+    return text(
+        f"gap_{gap.reason}", lang, day=gap.day.isoformat(), figure=label(key, lang), window=gap.window, have=gap.have
+    )
 
 
 def value_label(dimension: str, code: str, lang: Lang) -> str:
@@ -330,18 +358,42 @@ def percent(value: Number | None, places: int = 1) -> str:
     return f"{pct:,.{places}f}%".replace("-", MINUS)
 
 
-def money(value: Number | None) -> str:
-    """Currency units with two decimals: ``1,234.56``."""
-    return decimal(value, 2)
+# Symbols of common ISO 4217 codes; a code not listed is written before the amount (``CHF 1,234.56``).
+# The yen sign alone means the renminbi here (the default currency); the Japanese yen is ``JP¥``.
+CURRENCY_SYMBOLS: dict[str, str] = {
+    "CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "JP¥", "HKD": "HK$", "TWD": "NT$", "KRW": "₩",
+    "SGD": "S$", "INR": "₹", "AUD": "A$", "CAD": "CA$",
+}  # fmt: skip
 
 
-def cents(value: Number | None) -> str:
-    """Integer cents as currency units: 123456 -> ``1,234.56``."""
-    return money(None if value is None else value / 100)
+def currency_symbol(code: str) -> str:
+    """How an amount in ``code`` is marked: its symbol (``¥``), else the code itself (``CHF``)."""
+    return CURRENCY_SYMBOLS.get(code, code)
 
 
-def figure(value: Number | None, kind: Kind) -> str:
-    """A figure's value for humans, by its kind."""
+def money(value: Number | None, currency: str | None = None) -> str:
+    """Currency units with two decimals: ``1,234.56``; with a currency ``¥1,234.56`` / ``−¥3.00`` /
+    ``CHF 1,234.56``. Tables mark the currency once in their header and pass none."""
+    amount = decimal(value, 2)
+    if currency is None or amount == NULL:
+        return amount
+    symbol = currency_symbol(currency)
+    sign, digits = (MINUS, amount[1:]) if amount.startswith(MINUS) else ("", amount)
+    return f"{sign}{symbol}{' ' if symbol.isalpha() else ''}{digits}"
+
+
+def cents(value: Number | None, currency: str | None = None) -> str:
+    """Integer cents as currency units: 123456 -> ``1,234.56`` (``¥1,234.56`` with a currency)."""
+    return money(None if value is None else value / 100, currency)
+
+
+def money_unit(code: str, lang: Lang) -> str:
+    """The money legend: ``Amounts in CNY (¥).`` / ``金额单位：CNY（¥）。``"""
+    return text("money_note", lang, code=code, symbol=currency_symbol(code))
+
+
+def figure(value: Number | None, kind: Kind, currency: str | None = None) -> str:
+    """A figure's value for humans, by its kind (amounts of money marked with ``currency`` when given)."""
     match kind:
         case "count" | "signed" | "ms":
             return integer(value)
@@ -354,9 +406,9 @@ def figure(value: Number | None, kind: Kind) -> str:
         case "rate":
             return decimal(value, 2)
         case "money":
-            return money(value)
+            return money(value, currency)
         case "cents":
-            return cents(value)
+            return cents(value, currency)
     return decimal(value)
 
 

@@ -1,6 +1,6 @@
 """The daily report as plain data, read from the warehouse's marts.
 
-:func:`read_report` takes a DuckDB connection (the flow opens the analyst copy read-only) and a day, and
+:func:`read_report` takes a DuckDB connection (the flow attaches the lake read-only) and a day, and
 returns a :class:`Report`: the headline figures with their deltas against the previous day and the same
 weekday last week, one section per ops responsibility (growth, viewing, content, QoE, community,
 campaigns, data quality), the anomalies of docs/metrics.md's rule, and the state of the day (complete,
@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from reports.anomalies import Anomaly, detect_anomalies, history_days
+from reports.anomalies import WINDOW_DAYS, Anomaly, detect_anomalies
+from reports.baseline import SURVEYS, Gap, Sample, baseline_gap, supported, window_gap
 from reports.plan import PlanSection, read_plan_section
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,10 @@ class Figure:
         delta_unit: ``pct`` (percent change: counts, amounts, durations), ``pp`` (percentage points:
             shares), ``pts`` (points: NPS) or ``diff`` (plain difference: net follows, which can be negative).
         anomaly: the anomaly flag of D, if any.
+        gap_previous / gap_last_week: why D-1 / D-7 is not a full baseline (reports.baseline); previous /
+            last_week and their deltas are then None.
+        sample: survey responses on D (CSAT, NPS; None for other figures).
+        noise_previous / noise_last_week: a survey figure's move that its samples do not support.
     """
 
     key: str
@@ -217,6 +222,11 @@ class Figure:
     vs_last_week: float | None
     delta_unit: DeltaUnit
     anomaly: Anomaly | None = None
+    gap_previous: Gap | None = None
+    gap_last_week: Gap | None = None
+    sample: int | None = None
+    noise_previous: bool = False
+    noise_last_week: bool = False
 
     @property
     def relative_change(self) -> float | None:
@@ -227,8 +237,8 @@ class Figure:
 
     @property
     def worsened(self) -> bool:
-        """It moved against D-1 in the direction that is bad news."""
-        if self.better is None or self.value is None or self.previous is None:
+        """It moved against D-1 in the direction that is bad news (and, for a survey, beyond its noise)."""
+        if self.better is None or self.value is None or self.previous is None or self.noise_previous:
             return False
         return self.value < self.previous if self.better == "up" else self.value > self.previous
 
@@ -431,8 +441,10 @@ class Report:
         figures: every numeric headline figure, by key, in headline order.
         pcu_at: first minute of the peak (local).
         history: numeric headline figures of the built days D-28 .. D-1 (for anomalies and trends).
-        anomalies: flagged figures (headline order). anomaly_days: previous days the rule had (needs 7).
+        anomalies: flagged figures (headline order). anomaly_days: previous days with data the rule had
+            (needs 7; the first day with events does not count, reports.baseline).
         restatements: earlier reports of D that the current figures restate (set by the flow).
+        currency: ISO 4217 code of every amount of money (the events carry amounts, not currencies).
     """
 
     day: date
@@ -461,14 +473,18 @@ class Report:
     anomaly_days: int
     restatements: tuple[Restatement, ...] = field(default=())
     plan: PlanSection | None = None
+    currency: str = "CNY"
 
     def value(self, key: str) -> Number | None:
         """D's value of a numeric headline figure."""
         return self.figures[key].value
 
     def movers(self) -> list[Figure]:
-        """Figures that moved against D-1, biggest relative move first (ties: headline order)."""
-        moved = [f for f in self.figures.values() if f.relative_change]
+        """Figures that moved against a full baseline D-1, biggest relative move first (ties: headline order).
+
+        A survey figure whose move is within its sampling noise is left out: the narrative leads with these.
+        """
+        moved = [f for f in self.figures.values() if f.relative_change and not f.noise_previous]
         return sorted(moved, key=lambda f: -(f.relative_change or 0.0))
 
     @property
@@ -560,16 +576,63 @@ def _headline_history(con: duckdb.DuckDBPyConnection, day: date) -> dict[date, d
     return {row["day"]: row for row in rows}
 
 
-def _figures(day: date, rows: Mapping[date, Mapping[str, Any]], anomalies: Sequence[Anomaly]) -> dict[str, Figure]:
+@dataclass(frozen=True)
+class Baselines:
+    """What the comparison rule (reports.baseline) needs to know of the warehouse's days."""
+
+    built: frozenset[date]
+    with_data: frozenset[date]
+    first_day: date | None
+
+    def gap(self, key: str, day: date, base: date) -> Gap | None:
+        return baseline_gap(key, day, base, self.built, self.with_data, self.first_day)
+
+
+def _baselines(con: duckdb.DuckDBPyConnection) -> Baselines:
+    rows = con.execute("SELECT day, events FROM build_days ORDER BY day").fetchall()
+    with_data = [d for d, events in rows if events]
+    return Baselines(frozenset(d for d, _ in rows), frozenset(with_data), with_data[0] if with_data else None)
+
+
+def _compare(
+    key: str, value: Number | None, row: Mapping[str, Any], gap: Gap | None, unit: DeltaUnit
+) -> tuple[Number | None, float | None]:
+    """The base value and the delta against it; both None when the day is not a full baseline."""
+    if gap is not None:
+        return None, None
+    base = _number(row.get(key))
+    return base, delta(value, base, unit)
+
+
+def _noise(key: str, change: float | None, unit: DeltaUnit, now: Sample | None, base: Sample | None) -> bool:
+    """A survey figure's move that its samples do not support (False for other figures, or no move)."""
+    if key not in SURVEYS or change is None or change == 0:
+        return False
+    size = change / 100.0 if unit == "pp" else change  # CSAT deltas are in pp, the test in share
+    return not supported(SURVEYS[key], size, now, base)
+
+
+def _figures(
+    day: date,
+    rows: Mapping[date, Mapping[str, Any]],
+    anomalies: Sequence[Anomaly],
+    baselines: Baselines,
+    samples: Mapping[tuple[str, date], Sample],
+) -> dict[str, Figure]:
     today = rows[day]
-    previous = rows.get(day - timedelta(days=1), {})
-    last_week = rows.get(day - timedelta(days=7), {})
+    yesterday, week_ago = day - timedelta(days=1), day - timedelta(days=7)
+    previous, last_week = rows.get(yesterday, {}), rows.get(week_ago, {})
     flags = {a.metric: a for a in anomalies}
     figures = {}
     for key in NUMERIC_KEYS:
         spec = METRICS[key]
         unit = delta_unit(spec.kind)
-        value, before, week = _number(today[key]), _number(previous.get(key)), _number(last_week.get(key))
+        value = _number(today[key])
+        gap_p, gap_w = baselines.gap(key, day, yesterday), baselines.gap(key, day, week_ago)
+        before, vs_previous = _compare(key, value, previous, gap_p, unit)
+        week, vs_last_week = _compare(key, value, last_week, gap_w, unit)
+        survey = SURVEYS.get(key)
+        now = samples.get((survey, day)) if survey else None
         figures[key] = Figure(
             key,
             spec.kind,
@@ -577,12 +640,54 @@ def _figures(day: date, rows: Mapping[date, Mapping[str, Any]], anomalies: Seque
             value,
             before,
             week,
-            delta(value, before, unit),
-            delta(value, week, unit),
+            vs_previous,
+            vs_last_week,
             unit,
             flags.get(key),
+            gap_previous=gap_p,
+            gap_last_week=gap_w,
+            sample=(now.n if now else 0) if survey else None,
+            noise_previous=_noise(key, vs_previous, unit, now, samples.get((survey, yesterday)) if survey else None),
+            noise_last_week=_noise(key, vs_last_week, unit, now, samples.get((survey, week_ago)) if survey else None),
         )
     return figures
+
+
+def _survey_samples(con: duckdb.DuckDBPyConnection, day: date, tz: ZoneInfo) -> dict[tuple[str, date], Sample]:
+    """Feedback responses by survey and local day, D-7 .. D (the days the report compares D with).
+
+    Counted from ``raw_engagement_events`` as the engagement mart counts them (one event is one response,
+    its local day by ``event_time``); no table or no survey columns: no samples.
+    """
+    start = datetime.combine(day - timedelta(days=7), time(), tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tz).astimezone(UTC)
+    try:
+        rows = con.execute(
+            """
+            SELECT survey, CAST(timezone(?, event_time) AS DATE) AS day, count(*) AS n,
+                   count(*) FILTER (WHERE (survey = 'csat' AND score >= 4) OR (survey = 'nps' AND score >= 9)),
+                   count(*) FILTER (WHERE (survey = 'csat' AND score < 4) OR (survey = 'nps' AND score <= 6))
+            FROM raw_engagement_events
+            WHERE event_type = 'feedback' AND event_time >= ? AND event_time < ? AND survey IS NOT NULL
+            GROUP BY ALL
+            """,
+            [tz.key, start, end],
+        ).fetchall()
+    except duckdb.Error as exc:  # a raw schema without surveys: no sample sizes, the figures still show
+        log.warning("could not count survey responses: %s", exc)
+        return {}
+    return {(str(s), d): Sample(int(n), int(good), int(bad)) for s, d, n, good, bad in rows}
+
+
+def _anomaly_history(
+    day: date, previous: Mapping[date, Mapping[str, Number | None]], baselines: Baselines
+) -> dict[date, dict[str, Number | None]]:
+    """The previous days the anomaly rule may use: days with data that are a full baseline, per figure."""
+    return {
+        d: {k: (v if baselines.gap(k, day, d) is None else None) for k, v in row.items()}
+        for d, row in previous.items()
+        if d in baselines.with_data and d != baselines.first_day
+    }
 
 
 def _retention(con: duckdb.DuckDBPyConnection, day: date, headline: Mapping[str, Any]) -> Retention:
@@ -805,6 +910,44 @@ def _data_quality(con: duckdb.DuckDBPyConnection, build: Mapping[str, Any], gate
     )
 
 
+def _raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The raw event tables the warehouse holds (one per event family)."""
+    return sorted(t for t in _tables(con) if t.startswith("raw_") and t.endswith("_events"))
+
+
+def _has_events(con: duckdb.DuckDBPyConnection, day: date, tz: ZoneInfo) -> bool:
+    """Any valid event stamped on ``day`` (a local day of ``tz``), built or not.
+
+    Tells "nothing happened that day" (no report to make) from "not built yet" (run the build).
+    """
+    start = datetime.combine(day, time(), tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tz).astimezone(UTC)
+    for table in _raw_tables(con):
+        hit = con.execute(f"SELECT 1 FROM {table} WHERE event_time >= ? AND event_time < ? LIMIT 1", [start, end])
+        if hit.fetchone() is not None:
+            return True
+    return False
+
+
+def _event_span(con: duckdb.DuckDBPyConnection, tz: ZoneInfo) -> str:
+    """`` (events from 2026-10-31 to 2026-11-09)``: the local days of the first and last event ('' if none)."""
+    tables = _raw_tables(con)
+    if not tables:
+        return " (the warehouse holds no events yet)"
+    union = " UNION ALL ".join(f"SELECT min(event_time) AS lo, max(event_time) AS hi FROM {t}" for t in tables)
+    lo, hi = con.execute(f"SELECT min(lo), max(hi) FROM ({union})").fetchall()[0]
+    if lo is None:
+        return " (the warehouse holds no events yet)"
+    return f" (events from {_utc(lo).astimezone(tz).date()} to {_utc(hi).astimezone(tz).date()})"
+
+
+def complete_days(con: duckdb.DuckDBPyConnection) -> list[date]:
+    """The built days that were complete when built (their late events are in), ascending."""
+    if "build_days" not in _tables(con):
+        return []
+    return [r[0] for r in con.execute("SELECT day FROM build_days WHERE complete ORDER BY day").fetchall()]
+
+
 def built_days(con: duckdb.DuckDBPyConnection) -> list[date]:
     """The days the marts hold (``build_days``), ascending."""
     if "build_days" not in _tables(con):
@@ -812,26 +955,35 @@ def built_days(con: duckdb.DuckDBPyConnection) -> list[date]:
     return [r[0] for r in con.execute("SELECT day FROM build_days ORDER BY day").fetchall()]
 
 
-def read_report(con: duckdb.DuckDBPyConnection, day: date, timezone: str, data_docs: str | None = None) -> Report:
+def read_report(
+    con: duckdb.DuckDBPyConnection,
+    day: date,
+    timezone: str,
+    data_docs: str | None = None,
+    currency: str = "CNY",
+) -> Report:
     """Read the report of ``day`` from the marts.
 
     Args:
-        con: the warehouse (the analyst copy, read-only, is enough).
+        con: the warehouse (attached read-only is enough).
         day: the report day D, a calendar day of ``timezone``.
         timezone: the report time zone (IANA); must be the one the marts were built with.
         data_docs: link to the quality gate's Data Docs relative to the report's folder, when they exist.
+        currency: ISO 4217 code of the amounts (the ``currency`` setting).
 
     Returns:
         The report model.
 
     Raises:
-        ReportError: the warehouse has no marts, or D was never built.
+        ReportError: the warehouse has no marts, D has no events at all, or D was never built.
     """
     tz = ZoneInfo(timezone)
     if "agg_daily_headline" not in _tables(con):
         raise ReportError("the warehouse has no marts yet: run `liveops build` first")
     build_rows = _rows(con, "SELECT * FROM build_days WHERE day = ?", [day])
     history_rows = _headline_history(con, day)
+    if (not build_rows or not build_rows[0]["events"]) and not _has_events(con, day, tz):
+        raise ReportError(f"there are no events for {day}{_event_span(con, tz)}: nothing to report for that day")
     if not build_rows or day not in history_rows:
         days = built_days(con)
         span = f" (built: {days[0]} .. {days[-1]})" if days else " (no day is built yet)"
@@ -840,8 +992,11 @@ def read_report(con: duckdb.DuckDBPyConnection, day: date, timezone: str, data_d
     headline = history_rows[day]
 
     previous = {d: {k: _number(row[k]) for k in NUMERIC_KEYS} for d, row in history_rows.items() if d < day}
-    today = {k: _number(headline[k]) for k in NUMERIC_KEYS}
-    anomalies = tuple(detect_anomalies(day, today, previous, NUMERIC_KEYS))
+    baselines = _baselines(con)
+    # A figure whose own trailing window is short on D is not checked (its median would be of shorter windows).
+    today = {k: (None if window_gap(k, day, baselines.first_day) else _number(headline[k])) for k in NUMERIC_KEYS}
+    usable = _anomaly_history(day, previous, baselines)
+    anomalies = tuple(detect_anomalies(day, today, usable, NUMERIC_KEYS))
     gate = read_quality_gate(con, day)
     if data_docs is not None:
         gate = QualityGate(gate.ran, gate.verified, gate.failed, gate.critical, gate.failures, data_docs)
@@ -852,7 +1007,7 @@ def read_report(con: duckdb.DuckDBPyConnection, day: date, timezone: str, data_d
         complete=bool(build["complete"]),
         watermark=_utc(build["watermark"]),
         built_at=_utc(build["built_at"]),
-        figures=_figures(day, history_rows, anomalies),
+        figures=_figures(day, history_rows, anomalies, baselines, _survey_samples(con, day, tz)),
         pcu_at=pcu_at,
         retention=_retention(con, day, headline),
         curve=_curve(con, day, tz, int(headline["pcu"]), pcu_at),
@@ -870,6 +1025,7 @@ def read_report(con: duckdb.DuckDBPyConnection, day: date, timezone: str, data_d
         data_quality=_data_quality(con, build, gate),
         history=previous,
         anomalies=anomalies,
-        anomaly_days=history_days(day, previous),
+        anomaly_days=sum(1 for d in usable if day - timedelta(days=WINDOW_DAYS) <= d < day),
         plan=read_plan_section(con, day),
+        currency=currency,
     )

@@ -18,7 +18,7 @@ No model and no network: each sentence is a template filled from the :class:`~re
 
 from __future__ import annotations
 
-from reports.i18n import Lang, change, figure, integer, label, money, percent, text, value_label
+from reports.i18n import Lang, change, figure, gap_text, integer, label, money, percent, text, value_label
 from reports.model import Figure, Report
 
 # A figure "worsened" enough to be mentioned when it moved this much in the bad direction (relative).
@@ -49,8 +49,8 @@ def _count(n: int, noun: str) -> str:
     return f"{integer(n)} {noun}{'' if n == 1 else 's'}"
 
 
-def _value(f: Figure) -> str:
-    return figure(f.value, f.kind)
+def _value(f: Figure, currency: str) -> str:
+    return figure(f.value, f.kind, currency)
 
 
 def _overview(r: Report, lang: Lang) -> str:
@@ -73,13 +73,14 @@ def _overview(r: Report, lang: Lang) -> str:
     )
 
 
-def _mover_text(f: Figure, lang: Lang, detail: bool) -> str:
+def _mover_text(f: Figure, lang: Lang, detail: bool, currency: str) -> str:
     moved = change(f.vs_previous, f.delta_unit, lang, f.kind)
     if detail:
+        before, after = figure(f.previous, f.kind, currency), _value(f, currency)
         return (
-            f"{label(f.key, lang)}（{moved}，{figure(f.previous, f.kind)} → {_value(f)}）"
+            f"{label(f.key, lang)}（{moved}，{before} → {after}）"
             if lang == "zh"
-            else (f"{_name(f.key, lang)} ({moved}, {figure(f.previous, f.kind)} → {_value(f)})")
+            else (f"{_name(f.key, lang)} ({moved}, {before} → {after})")
         )
     return f"{label(f.key, lang)}（{moved}）" if lang == "zh" else f"{_name(f.key, lang)} ({moved})"
 
@@ -87,11 +88,15 @@ def _mover_text(f: Figure, lang: Lang, detail: bool) -> str:
 def _movers(r: Report, lang: Lang) -> str:
     movers = r.movers()
     if not movers:
+        gap = r.figures["dau"].gap_previous
+        if gap is not None:
+            why = gap_text(gap, "dau", lang)
+            return f"不与前一日比较：{why}。" if lang == "zh" else f"No comparison with the previous day: {why}."
         if lang == "zh":
             return "没有前一日的数据可供比较。"
         return "There is no previous day to compare with."
-    first = _mover_text(movers[0], lang, detail=True)
-    rest = [_mover_text(f, lang, detail=False) for f in movers[1:3]]
+    first = _mover_text(movers[0], lang, detail=True, currency=r.currency)
+    rest = [_mover_text(f, lang, detail=False, currency=r.currency) for f in movers[1:3]]
     if lang == "zh":
         tail = f"，其次是{_join(rest, lang)}" if rest else ""
         return f"与前一日相比变化最大的是{first}{tail}。"
@@ -101,6 +106,9 @@ def _movers(r: Report, lang: Lang) -> str:
 
 def _week(r: Report, lang: Lang) -> str:
     dau, hours = r.figures["dau"], r.figures["hours_watched"]
+    if dau.gap_last_week is not None:
+        why = gap_text(dau.gap_last_week, "dau", lang)
+        return f"不与上周同日比较：{why}。" if lang == "zh" else f"No comparison with the same day last week: {why}."
     if dau.last_week is None:
         return "没有上周同日的数据可供比较。" if lang == "zh" else "There is no data for the same day last week."
     d = change(dau.vs_last_week, dau.delta_unit, lang)
@@ -115,24 +123,25 @@ def _anomalies(r: Report, lang: Lang) -> str:
         return text("too_few_days", lang, n=r.anomaly_days)
     if not r.anomalies:
         if lang == "zh":
-            return f"与前 {r.anomaly_days} 天相比，没有指标异常。"
-        return f"No figure is anomalous against the previous {r.anomaly_days} days."
+            return f"与此前 {r.anomaly_days} 个有数据的日子相比，没有指标异常。"
+        return f"No figure is anomalous against the previous {r.anomaly_days} days with data."
     parts = []
     for a in r.anomalies:
         f = r.figures[a.metric]
-        value, median = figure(a.value, f.kind), figure(a.median, f.kind)
+        value, median = figure(a.value, f.kind, r.currency), figure(a.median, f.kind, r.currency)
         if lang == "zh":
             parts.append(
-                f"{label(a.metric, lang)}为 {value}，{'高于' if a.direction == 'up' else '低于'}中位数 {median}"
+                f"{label(a.metric, lang)}为 {value}，{'高于' if a.direction == 'up' else '低于'} {a.days} 天中位数 {median}"
             )
         else:
             parts.append(
-                f"{_name(a.metric, lang)} at {value}, {'above' if a.direction == 'up' else 'below'} the median of {median}"
+                f"{_name(a.metric, lang)} at {value}, {'above' if a.direction == 'up' else 'below'} the median of "
+                f"{median} over {a.days} days"
             )
     if lang == "zh":
-        return f"有 {len(parts)} 项指标相对前 28 天的中位数异常：" + "；".join(parts) + "。"
+        return f"有 {len(parts)} 项指标相对此前有数据日子的中位数异常：" + "；".join(parts) + "。"
     noun = "figure is" if len(parts) == 1 else "figures are"
-    return f"{len(parts)} {noun} anomalous against the median of the previous 28 days: " + "; ".join(parts) + "."
+    return f"{len(parts)} {noun} anomalous against the median of the previous days with data: " + "; ".join(parts) + "."
 
 
 def attention_items(r: Report, lang: Lang) -> list[str]:
@@ -166,11 +175,11 @@ def attention_items(r: Report, lang: Lang) -> list[str]:
                 reason = f"，主要原因：{top}" if lang == "zh" else f", mostly {top}"
             if lang == "zh":
                 items.append(
-                    f"{label(key, lang)}较前一日{'上升' if f.better == 'down' else '下降'}（{moved}，现为 {_value(f)}{reason}）"
+                    f"{label(key, lang)}较前一日{'上升' if f.better == 'down' else '下降'}（{moved}，现为 {_value(f, r.currency)}{reason}）"
                 )
             else:
                 items.append(
-                    f"{_name(key, lang)} {'up' if f.better == 'down' else 'down'} {moved} to {_value(f)}{reason}"
+                    f"{_name(key, lang)} {'up' if f.better == 'down' else 'down'} {moved} to {_value(f, r.currency)}{reason}"
                 )
     for a in r.anomalies:
         f = r.figures[a.metric]
@@ -200,12 +209,12 @@ def _campaigns(r: Report, lang: Lang) -> str:
             return f"当日没有投放活动，自然注册 {integer(t.organic_signups)} 人。"
         return f"No campaign delivered on this day; {_count(t.organic_signups, 'organic sign-up')}."
     v = {
-        "spend": money(t.spend),
+        "spend": money(t.spend, r.currency),
         "imp": integer(t.impressions),
         "clicks": integer(t.clicks),
         "ctr": percent(t.ctr, 2),
         "signups": integer(t.attributed_signups),
-        "cpa": money(t.cpa),
+        "cpa": money(t.cpa, r.currency),
         "organic": integer(t.organic_signups),
         "roas": figure(t.roas, "rate"),
     }

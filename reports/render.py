@@ -15,6 +15,8 @@ Both outputs depend only on the model and ``generated_at``: rendering twice give
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from reports import charts, i18n
+from reports.baseline import Gap
 from reports.i18n import Lang
 from reports.model import KEY_FIGURES, METRICS, SECTION_FIGURES, Figure, Kind, Report
 from reports.narrative import attention_items, narrative
@@ -47,32 +50,61 @@ class Card:
     tone_previous: str
     tone_last_week: str
     anomaly: str | None
+    sample: str | None = None
+    why_previous: str | None = None
+    why_last_week: str | None = None
 
 
-def _tone(figure: Figure, change: float | None) -> str:
-    """``good``, ``bad`` or ``flat`` (no change, not comparable, or a figure without a good direction)."""
-    if change is None or change == 0 or figure.better is None:
+def _tone(figure: Figure, change: float | None, noise: bool = False) -> str:
+    """``good``, ``bad`` or ``flat`` (no change, not comparable, within a survey's sampling noise, or a
+    figure without a good direction)."""
+    if change is None or change == 0 or figure.better is None or noise:
         return "flat"
     return "good" if (change > 0) == (figure.better == "up") else "bad"
 
 
-def card(figure: Figure, lang: Lang) -> Card:
-    """The card of one figure."""
+def card(figure: Figure, lang: Lang, currency: str | None = None) -> Card:
+    """The card of one figure (amounts of money marked with ``currency``)."""
     anomaly = None
     if figure.anomaly is not None:
         word = i18n.text(figure.anomaly.direction, lang)
-        median = i18n.figure(figure.anomaly.median, figure.kind)
-        anomaly = f"{word} · {i18n.text('median_short', lang)} {median}"
+        median = i18n.figure(figure.anomaly.median, figure.kind, currency)
+        anomaly = f"{word} · {i18n.text('median_short', lang)} {median} ({figure.anomaly.days})"
     return Card(
         key=figure.key,
         label=i18n.label(figure.key, lang),
-        value=i18n.figure(figure.value, figure.kind),
+        value=i18n.figure(figure.value, figure.kind, currency),
         vs_previous=i18n.change(figure.vs_previous, figure.delta_unit, lang, figure.kind),
         vs_last_week=i18n.change(figure.vs_last_week, figure.delta_unit, lang, figure.kind),
-        tone_previous=_tone(figure, figure.vs_previous),
-        tone_last_week=_tone(figure, figure.vs_last_week),
+        tone_previous=_tone(figure, figure.vs_previous, figure.noise_previous),
+        tone_last_week=_tone(figure, figure.vs_last_week, figure.noise_last_week),
         anomaly=anomaly,
+        sample=None if figure.sample is None else i18n.text("sample", lang, n=i18n.integer(figure.sample)),
+        why_previous=_why(figure, figure.gap_previous, figure.noise_previous, lang),
+        why_last_week=_why(figure, figure.gap_last_week, figure.noise_last_week, lang),
     )
+
+
+def _why(figure: Figure, gap: Gap | None, noise: bool, lang: Lang) -> str | None:
+    """Why a delta is "—" (no full baseline) or toned down (sampling noise); None when it is plain."""
+    if gap is not None:
+        return i18n.gap_text(gap, figure.key, lang)
+    return i18n.text("noise", lang) if noise else None
+
+
+def comparison_notes(report: Report, lang: Lang, keys: Sequence[str]) -> list[str]:
+    """Why figures of ``keys`` are not compared, each reason once: ``vs previous day · vs same day last
+    week: MAU needs 30 days of data and 2026-11-08 has 9`` (the comparisons it holds for, then the reason)."""
+    heads: dict[str, list[str]] = {}
+    for key in keys:
+        f = report.figures[key]
+        for head, gap in (("vs_previous", f.gap_previous), ("vs_last_week", f.gap_last_week)):
+            if gap is not None:
+                shown = heads.setdefault(i18n.gap_text(gap, key, lang), [])
+                if i18n.text(head, lang) not in shown:
+                    shown.append(i18n.text(head, lang))
+    colon = "：" if lang == "zh" else ": "  # noqa: RUF001 (Chinese full-width colon)
+    return [f"{' · '.join(names)}{colon}{reason}" for reason, names in heads.items()]
 
 
 def escape_markdown(value: object) -> str:
@@ -101,18 +133,17 @@ def _charts(report: Report, lang: Lang) -> dict[str, Markup]:
         )
         for s in report.sources
     ]
-    return {
-        "concurrency": charts.concurrency_chart(report.curve, lang),
-        "retention": charts.retention_heatmap(report.retention, lang),
-        "categories": charts.bar_chart(
-            categories,
-            t("categories", lang),
-            "category-chart",
-            legend=(t("hours_watched_col", lang), t("hours_broadcast_col", lang)),
-        ),
-        "sources": charts.bar_chart(sources, t("sources", lang), "sources-chart"),
-        "funnel": charts.funnel_chart(report.campaign_totals, lang),
-    }
+    legend = (t("hours_watched_col", lang), t("hours_broadcast_col", lang))
+    drawn: dict[str, Markup] = {"retention": charts.retention_heatmap(report.retention, lang)}
+    # Each chart but the heat map twice: wide, and a phone variant the page shows instead below 640 px.
+    for suffix, width in (("", charts.WIDTH), ("_narrow", charts.NARROW)):
+        drawn["concurrency" + suffix] = charts.concurrency_chart(report.curve, lang, width)
+        drawn["categories" + suffix] = charts.bar_chart(
+            categories, t("categories", lang), "category-chart", legend, width
+        )
+        drawn["sources" + suffix] = charts.bar_chart(sources, t("sources", lang), "sources-chart", width=width)
+        drawn["funnel" + suffix] = charts.funnel_chart(report.campaign_totals, lang, width)
+    return drawn
 
 
 _SCOPED_KINDS: dict[str, Kind] = {"cvr": "share", "cpa": "money", "roas": "decimal", "viewer_ratio": "decimal",
@@ -135,11 +166,11 @@ def _plan(report: Report, lang: Lang, with_charts: bool) -> list[dict[str, Any]]
                 "period": e.period,
                 "kind": e.kind,
                 "direction": "≥" if e.direction == "at_least" else "≤",
-                "target": i18n.figure(e.target, kind),
-                "to_date": i18n.figure(e.to_date, kind),
-                "expected": i18n.figure(e.expected_to_date, kind),
+                "target": i18n.figure(e.target, kind, report.currency),
+                "to_date": i18n.figure(e.to_date, kind, report.currency),
+                "expected": i18n.figure(e.expected_to_date, kind, report.currency),
                 "attainment": i18n.percent(e.attainment),
-                "projected": i18n.figure(e.projected, kind),
+                "projected": i18n.figure(e.projected, kind, report.currency),
                 "status": e.status,
                 "status_text": i18n.text(f"status_{e.status}", lang),
                 "chart": plan_chart(e, lang) if with_charts else None,
@@ -155,17 +186,23 @@ def _context(report: Report, lang: Lang, generated_at: datetime) -> dict[str, An
         "lang": lang,
         "html_lang": i18n.HTML_LANG[lang],
         "day_text": i18n.day_text(report.day, lang),
-        "headline": [card(report.figures[k], lang) for k in KEY_FIGURES],
-        "sections": {name: [card(report.figures[k], lang) for k in keys] for name, keys in SECTION_FIGURES.items()},
+        "headline": [card(report.figures[k], lang, report.currency) for k in KEY_FIGURES],
+        "sections": {
+            name: [card(report.figures[k], lang, report.currency) for k in keys]
+            for name, keys in SECTION_FIGURES.items()
+        },
         "narrative": narrative(report, lang),
+        "headline_notes": comparison_notes(report, lang, KEY_FIGURES),
+        "section_notes": {name: comparison_notes(report, lang, keys) for name, keys in SECTION_FIGURES.items()},
         "attention": attention_items(report, lang),
         "plan": _plan(report, lang, with_charts=False),
         "anomalies": [
             {
                 "metric": a.metric,
                 "label": i18n.label(a.metric, lang),
-                "value": i18n.figure(a.value, report.figures[a.metric].kind),
-                "median": i18n.figure(a.median, report.figures[a.metric].kind),
+                "value": i18n.figure(a.value, report.figures[a.metric].kind, report.currency),
+                "median": i18n.figure(a.median, report.figures[a.metric].kind, report.currency),
+                "days": a.days,
                 "direction": i18n.text(a.direction, lang),
                 "arrow": "▲" if a.direction == "up" else "▼",
             }
@@ -185,6 +222,9 @@ def _context(report: Report, lang: Lang, generated_at: datetime) -> dict[str, An
         "percent": i18n.percent,
         "money": i18n.money,
         "cents": i18n.cents,
+        "money_note": i18n.money_unit(report.currency, lang),
+        # A money column's header: "Spend (¥)"; its cells are plain amounts.
+        "money_label": lambda key: f"{i18n.label(key, lang)} ({i18n.currency_symbol(report.currency)})",
     }
 
 
@@ -211,6 +251,28 @@ def render_html(report: Report, lang: Lang, generated_at: datetime) -> str:
     context["charts"] = _charts(report, lang)
     context["plan"] = _plan(report, lang, with_charts=True)
     return _HTML.get_template("report.html.j2").render(context)
+
+
+# The figures the console summary shows (``liveops report``, the demo), in this order.
+CONSOLE_FIGURES = ("dau", "unique_viewers", "sessions", "hours_watched", "pcu", "acu", "new_users", "gift_value_cents",
+                   "spend")  # fmt: skip
+
+
+def console_summary(summary: Mapping[str, Any], currency: str, lang: Lang = "en") -> list[str]:
+    """A few headline figures of ``summary.json`` as the report words them, one aligned line each.
+
+    A terminal reader gets the report's labels and units (``Gift value  ¥114,300.00``), not the JSON's keys
+    and raw cents, so what they read there matches what the report shows.
+    """
+    headline = summary["headline"]
+    rows = [(i18n.label(k, lang), i18n.figure(headline.get(k), METRICS[k].kind, currency)) for k in CONSOLE_FIGURES]
+    width = max(_columns(name) for name, _ in rows)
+    return [f"  {name}{' ' * (width - _columns(name))}  {value}" for name, value in rows]
+
+
+def _columns(value: str) -> int:
+    """Terminal columns of ``value``: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
 
 
 def render_markdown(report: Report, lang: Lang, generated_at: datetime) -> str:

@@ -1,6 +1,6 @@
 """``summary.json``: the machine-readable daily summary, key for key as docs/metrics.md's last section says.
 
-Top-level keys, in this order: ``date``, ``timezone``, ``complete``, ``watermark``, ``generated_at``,
+Top-level keys, in this order: ``date``, ``timezone``, ``complete``, ``verified``, ``watermark``, ``generated_at``,
 ``headline``, ``retention``, ``categories``, ``top_channels``, ``campaigns``, ``sources``, ``data_quality``,
 ``anomalies``. Numbers are not rounded (hours and currency included); a ratio with a zero denominator is
 null; instants are RFC 3339 in UTC (``2026-11-08T20:15:00Z``). Lists have a fixed order (below), so the
@@ -23,6 +23,7 @@ SUMMARY_KEYS = (
     "date",
     "timezone",
     "complete",
+    "verified",
     "watermark",
     "generated_at",
     "headline",
@@ -43,6 +44,16 @@ def rfc3339(instant: datetime) -> str:
     return utc.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
+def verified(report: Report) -> bool | None:
+    """Whether D passed the quality gate: true or false after a quality run of D, null when none exists.
+
+    A reader of the JSON alone must be able to tell "checked and failed" from "never checked"; the count of
+    failed expectations cannot say that (0 failures of an unrun gate would read as a pass).
+    """
+    gate = report.data_quality.gate
+    return bool(gate.verified) if gate.ran else None
+
+
 def build_summary(report: Report, generated_at: datetime) -> dict[str, Any]:
     """The summary of ``report`` as a JSON-ready dict, keys in docs/metrics.md's order.
 
@@ -59,6 +70,7 @@ def build_summary(report: Report, generated_at: datetime) -> dict[str, Any]:
         "date": report.day.isoformat(),
         "timezone": report.timezone,
         "complete": report.complete,
+        "verified": verified(report),
         "watermark": rfc3339(report.watermark),
         "generated_at": rfc3339(generated_at),
         "headline": headline,

@@ -4,7 +4,8 @@
 broker would receive, minute after minute. The traffic is shaped like a live-streaming platform's:
 
 - channels go live a few times a day (one channel broadcasts around the clock), some streams cross
-  midnight UTC, some change category; titles hold HTML, SQL metacharacters, Chinese text and emoji;
+  midnight UTC, some change category; titles hold Chinese text and emoji, and (``hostile_text``, for tests)
+  HTML, script, SQL metacharacters, control characters and very long strings;
 - viewer sessions follow a diurnal curve with an evening peak (China time), only on live streams, with a
   heartbeat every 60 s, start-up times, rebuffering and bitrates; a few sessions lack their
   ``session_start`` or ``session_end``, as the contract allows; some viewers are anonymous (device ids);
@@ -91,6 +92,10 @@ class SimConfig:
             ``None``: about 1.2 sessions per day per user of ``users`` (~34 events per user and day).
         timestamp_variety: write ``event_time`` in several RFC 3339 spellings (``Z`` or ``+08:00`` /
             ``-05:00`` offsets, with or without milliseconds); false: always ``...T..:..:..mmmZ``.
+        hostile_text: free text (stream titles, chat messages, comments) also holds what tests need to
+            see escaped or stored intact: HTML and script, SQL metacharacters, quotes, control characters,
+            empty and 200-500 character strings. False: ordinary text only (Chinese, emoji, other scripts),
+            as the demo shows an ops reader a normal day.
     """
 
     start_date: date = date(2026, 11, 1)
@@ -105,6 +110,7 @@ class SimConfig:
     topics: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
     target_events: int | None = None
     timestamp_variety: bool = True
+    hostile_text: bool = True
 
     def __post_init__(self) -> None:
         if self.days < 1:
@@ -143,6 +149,7 @@ class SimConfig:
         parts = (
             self.start_date.isoformat(), self.days, self.users, self.channels, self.campaigns, self.seed,
             self.duplicate_rate, self.late_rate, self.malformed_rate, self.target_events, self.timestamp_variety,
+            *(() if self.hostile_text else ("plain text",)),  # the tags of earlier hostile runs stay as they were
         )  # fmt: skip
         return hashlib.blake2b(repr(parts).encode(), digest_size=4).hexdigest()
 
@@ -233,6 +240,13 @@ TITLES = (
     "Speedrun any% — WR attempts", "'; DROP TABLE streams; --", "", "x" * 200, "Cooking 🍜 with 老王",
     "Math class: ∑ & ∫", "Tab\tand\nnewline", "مرحبا بالجميع", "新人主播求关注 🙏", "4K 60fps nature walk",
 )  # fmt: skip
+
+
+def ordinary(text: str | None) -> bool:
+    """Text a normal day has: not empty, at most 80 characters, no markup, quote, SQL or control character."""
+    return text is None or (0 < len(text.strip()) <= 80 and not any(c in text for c in "<>;'\"\\\t\n\r"))
+
+
 CAMPAIGN_NAMES = ("winter_fest", "new_year", "game_week", "spring_sale", "summer_live", "back_to_school")
 # (UTC offset in ms, suffix, keeps milliseconds, weight): the spellings of event_time producers use.
 TIME_FORMATS = (
@@ -338,6 +352,8 @@ class _Simulation:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         rng = self.rng = random.Random(config.seed)
+        self.chat_js = _CHAT_JS if config.hostile_text else _PLAIN_CHAT_JS
+        self.comment_js = _COMMENT_JS if config.hostile_text else _PLAIN_COMMENT_JS
         self.random = rng.random
         tag = config.run_tag
         self.eid_prefix = f"ev-{tag}-"
@@ -631,7 +647,8 @@ class _Simulation:
         self.busy_until[channel.index] = end
         head = f',"schema_version":1,"user_id":{channel.owner_js},"stream_id":{stream.js},"channel_id":{channel.js}'
         category = channel.category if rng.random() < 0.8 else rng.choice(CATEGORIES)
-        title = _json_str(TITLES[n % len(TITLES)])  # in turn, so that even a short run shows every oddity
+        titles = TITLES if self.config.hostile_text else _PLAIN_TITLES
+        title = _json_str(titles[n % len(titles)])  # in turn, so that even a short run shows every oddity
         self._put_stream_event(start, "stream_start", head + f',"category":"{category}","title":{title}', stream)
         if rng.random() < 0.3:
             changes = sorted(rng.randrange(start + 1000, end) for _ in range(rng.randint(1, 2)))
@@ -921,7 +938,7 @@ class _Simulation:
             t = t0 + int(random_() * (cap - t0))
             event_type = table[int(random_() * len(table))]
             if event_type == "chat_message":
-                tail = f',"message":{_CHAT_JS[int(random_() * len(_CHAT_JS))]}'
+                tail = f',"message":{self.chat_js[int(random_() * len(self.chat_js))]}'
             elif event_type in ("like", "follow", "unfollow"):
                 tail = ""
             elif event_type == "share":
@@ -936,15 +953,13 @@ class _Simulation:
                 tail = f',"gift_id":{_json_str(gift_id)},"quantity":{quantity},"amount_cents":{price * quantity}'
             elif event_type == "report":
                 reason = REPORT_REASON_TABLE[int(random_() * len(REPORT_REASON_TABLE))]
-                tail = f',"reason":"{reason}","comment":{_COMMENT_JS[int(random_() * len(_COMMENT_JS))]}'
+                tail = f',"reason":"{reason}","comment":{self.comment_js[int(random_() * len(self.comment_js))]}'
             else:  # feedback
                 if random_() < 0.6:
                     survey, score = "csat", rng.choice((1, 2, 3, 3, 4, 4, 4, 5, 5, 5))
                 else:
                     survey, score = "nps", rng.choice((0, 2, 5, 6, 7, 7, 8, 8, 9, 9, 10, 10))
-                tail = (
-                    f',"survey":"{survey}","score":{score},"comment":{_COMMENT_JS[int(random_() * len(_COMMENT_JS))]}'
-                )
+                tail = f',"survey":"{survey}","score":{score},"comment":{self.comment_js[int(random_() * len(self.comment_js))]}'
             fmt = self._time_format()
             t -= t % fmt.quantum
             value = (
@@ -996,6 +1011,9 @@ _emit_time = operator.itemgetter(0)
 
 _CHAT_JS = tuple(_json_str(m) for m in CHAT_MESSAGES)
 _COMMENT_JS = tuple("null" if c is None else _json_str(c) for c in COMMENTS)
+_PLAIN_TITLES = tuple(t for t in TITLES if ordinary(t))
+_PLAIN_CHAT_JS = tuple(_json_str(m) for m in CHAT_MESSAGES if ordinary(m))
+_PLAIN_COMMENT_JS = tuple("null" if c is None else _json_str(c) for c in COMMENTS if ordinary(c))
 
 
 def simulate(config: SimConfig | None = None) -> Iterator[SimMessage]:

@@ -1,27 +1,37 @@
-"""Decode and validate a micro-batch of Kafka messages against the event contract, vectorised.
+"""Decode and validate a micro-batch of Kafka messages against the event contract.
 
 Input: one frame of raw messages (:data:`MESSAGE_SCHEMA`). Output: typed, valid rows per topic family (the
 columns of :func:`schemas.events.polars_schema`) and quarantined messages with a reason code and field.
 
-Why the JSON is tokenised by DuckDB: Polars has no tolerant JSON decoder (one malformed message, or one
-field of an unexpected type, fails the whole column), and a per-message ``json.loads`` loop is several times
-slower. DuckDB's JSON functions parse each value once, in C++, into a type tag and a text value per contract
-field, and return null instead of failing. Everything after that — every rule of the contract, type
-coercion, the reason codes — is Polars expressions generated from :mod:`schemas.events`. The in-memory
-DuckDB connection used here does no I/O.
+Two paths, one result. The **fast path** (:func:`_fast_decode`) types the messages that are valid beyond
+doubt: msgspec, a strict RFC 8259 parser, decodes each value into a Struct of one of the family's event
+types (a tagged union on ``event_type``: types, lengths, integer bounds, enumerations, unknown keys refused);
+one DuckDB pass gives the typed columns of those it accepted; the rules msgspec does not check (a repeated
+key, the timestamp's shape and range, patterns, the survey's score range) are Polars expressions on them.
+Every other message — invalid, or valid in a form the fast path does not cover — goes to the **rules path**
+(:func:`_rules_decode`), unchanged: DuckDB's JSON functions tokenise each value into a type tag and a text
+per contract field, and every rule of the contract, in order, is a Polars expression generated from
+:mod:`schemas.events`; it gives the reason codes. Since only valid messages leave the fast path, the reason
+codes and their order are the rules path's; ``decode_messages(..., fast=False)`` runs the rules path alone,
+which the tests compare the fast path with.
 
-Strict JSON: DuckDB's parser is lenient (it takes ``NaN``, trailing commas and more), so each value must also
-pass orjson, a strict RFC 8259 parser, and a top-level object may not repeat a name; otherwise the message is
-``invalid_json`` (docs/ingest.md, "What counts as valid JSON and a valid timestamp").
+Strict JSON on the rules path: DuckDB's parser is lenient (it takes ``NaN``, trailing commas and more), so
+each value must also pass orjson, a strict RFC 8259 parser, and a top-level object may not repeat a name;
+otherwise the message is ``invalid_json`` (docs/ingest.md, "What counts as valid JSON and a valid timestamp").
+The in-memory DuckDB connection used here does no I/O.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 import duckdb
+import msgspec
 import orjson
 import polars as pl
 import pyarrow as pa
@@ -80,7 +90,8 @@ class Decoded:
     Attributes:
         valid: typed rows per family, deduplicated within the batch (first by topic, partition, offset).
         quarantine: messages that break the contract, with reason and field.
-        duplicates_in_batch: valid messages dropped because an earlier message of the batch had their event_id.
+        duplicates_in_batch: valid messages dropped because an earlier message of the batch had their event_id
+            (on the same UTC day of event_time).
         unknown_fields: count of extra fields that the contract does not declare (allowed, counted).
     """
 
@@ -239,6 +250,7 @@ def _field_checks(f: Field) -> list[tuple[pl.Expr, str]]:
     return checks
 
 
+@functools.cache
 def _failure_expr(family: Family) -> pl.Expr:
     """The first failing rule of each message of a family's topic, as ``"reason|field"`` (null when valid)."""
     rules: list[tuple[pl.Expr, str, str | None]] = [
@@ -271,13 +283,15 @@ def _failure_expr(family: Family) -> pl.Expr:
             for survey, (low, high) in SURVEY_SCORE_RANGES.items():
                 bad = is_type & (_text("survey") == survey) & ((score < low) | (score > high))
                 rules.append((bad, "out_of_range", "score"))
-    expr: pl.Expr = pl.lit(None, dtype=pl.String)
-    for cond, reason, field in reversed(rules):
-        code = reason if field is None else f"{reason}|{field}"
-        expr = pl.when(cond.fill_null(False)).then(pl.lit(code)).otherwise(expr)
-    return expr
+    # The first failing rule wins: a flat coalesce plans much faster than ~100 nested when/otherwise.
+    codes = [reason if field is None else f"{reason}|{field}" for _, reason, field in rules]
+    return pl.coalesce(
+        *(pl.when(cond.fill_null(False)).then(pl.lit(code)) for (cond, _, _), code in zip(rules, codes, strict=True)),
+        pl.lit(None, dtype=pl.String),
+    )
 
 
+@functools.cache
 def _unknown_fields_expr(family: Family) -> pl.Expr:
     """Keys of the message that its event type does not declare (duplicate keys count once each)."""
     envelope = [f.name for f in ENVELOPE]
@@ -289,7 +303,8 @@ def _unknown_fields_expr(family: Family) -> pl.Expr:
     return expr
 
 
-def _typed_columns(family: Family) -> list[pl.Expr]:
+@functools.cache
+def _typed_columns(family: Family) -> tuple[pl.Expr, ...]:
     schema = polars_schema(family)
     fields = {f.name: f for f in (*ENVELOPE, *family_fields(family))}
     columns: list[pl.Expr] = []
@@ -309,7 +324,194 @@ def _typed_columns(family: Family) -> list[pl.Expr]:
         if name == "is_anonymous":
             value = value.fill_null(False)
         columns.append(value.cast(dtype).alias(name))
-    return columns
+    return tuple(columns)
+
+
+_SOURCE = (
+    pl.col("topic").alias("kafka_topic"),
+    pl.col("partition").alias("kafka_partition"),
+    pl.col("offset").alias("kafka_offset"),
+    pl.col("timestamp_ms").alias("kafka_timestamp"),
+)
+_INT64 = (-(2**63), 2**63 - 1)
+# The RFC 3339 shapes the fast path casts itself (upper-case `T` and `Z`, at most 6 fraction digits): a
+# subset of RFC3339_PATTERN whose instant DuckDB's cast gives exactly. Other valid shapes take the rules path.
+FAST_TIMESTAMP = (
+    r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+def _annotation(f: Field) -> Any:
+    """The msgspec type of one field: what the rules accept, minus the checks left to Polars (see _fast_checks).
+
+    Every value msgspec accepts here passes that field's rules; a value it refuses goes to the rules path,
+    which finds the exact reason, so the annotation may be stricter than the rules but never looser.
+    """
+    if f.name == "schema_version":
+        kind: Any = Literal[SCHEMA_VERSION]
+    elif f.kind == "int":
+        low = _INT64[0] if f.min is None else max(f.min, _INT64[0])
+        high = _INT64[1] if f.max is None else min(f.max, _INT64[1])
+        kind = Annotated[int, msgspec.Meta(ge=low, le=high)]
+    elif f.kind == "bool":
+        kind = bool
+    elif f.choices is not None:
+        kind = Literal[f.choices]
+    elif f.kind == "string" and (f.min_len is not None or f.max_len is not None):
+        kind = Annotated[str, msgspec.Meta(min_length=f.min_len, max_length=f.max_len)]
+    else:
+        kind = str  # a timestamp is parsed by Polars; a pattern is matched by Polars
+    return kind | None if f.nullable else kind
+
+
+def _event_fields(event_type: EventType) -> tuple[Field, ...]:
+    """The fields of one event type, envelope first, but for ``event_type`` (the union's tag)."""
+    return (*(f for f in ENVELOPE if f.name != "event_type"), *event_type.fields)
+
+
+@functools.cache
+def _struct(event_type: EventType) -> type[msgspec.Struct]:
+    """A msgspec Struct of one event type, tagged by ``event_type``; an optional field left out is ``UNSET``.
+
+    Unknown fields are refused (the rules path counts them), and so is a key twice only when it is
+    ``event_type``: msgspec keeps the last value of any other repeated key, which _fast_checks catches.
+    """
+    spec = [
+        (f.name, _annotation(f), msgspec.UNSET) if f.nullable else (f.name, _annotation(f))
+        for f in _event_fields(event_type)
+    ]
+    return msgspec.defstruct(
+        f"Fast_{event_type.name}",
+        spec,
+        kw_only=True,
+        tag_field="event_type",
+        tag=event_type.name,
+        forbid_unknown_fields=True,
+        gc=False,
+    )
+
+
+@functools.cache
+def _decoder(family: Family) -> msgspec.json.Decoder[Any]:
+    """One strict JSON decoder for the tagged union of a family's event types."""
+    union = functools.reduce(operator.or_, (_struct(t) for t in event_types(family)))
+    return msgspec.json.Decoder(union)
+
+
+@functools.cache
+def _optional_getter(event_type: EventType) -> Callable[[msgspec.Struct], tuple[object, ...]]:
+    """The optional fields of a decoded message as a tuple (``UNSET`` where left out).
+
+    ``event_id`` (never ``UNSET``) ends the tuple so that one optional field still gives a tuple.
+    """
+    return operator.attrgetter(*(f.name for f in _event_fields(event_type) if f.nullable), "event_id")
+
+
+def _decoded_rows(values: list[bytes | None], family: Family) -> tuple[list[int], list[int]]:
+    """The rows that msgspec decodes as one of the family's event types, and the names each one holds.
+
+    One C call a message. The number of distinct names (the tag, the required fields, the optional fields
+    not left out) is compared with the number of keys by :func:`_fast_checks`: msgspec keeps the last value
+    of a repeated key, which the contract calls ``invalid_json``.
+    """
+    decode: Callable[[bytes | None], msgspec.Struct] = _decoder(family).decode  # type: ignore[assignment]
+    shape = {_struct(t): (len(_event_fields(t)) + 1, _optional_getter(t)) for t in event_types(family)}
+    unset = msgspec.UNSET
+    rows: list[int] = []
+    names: list[int] = []
+    for i, value in enumerate(values):
+        try:
+            obj = decode(value)
+        except (msgspec.DecodeError, TypeError):  # TypeError: a null value
+            continue
+        fields, optional = shape[obj.__class__]  # fields: +1 for the tag
+        rows.append(i)
+        names.append(fields - optional(obj).count(unset))
+    return rows, names
+
+
+def _duckdb_type(f: Field) -> str:
+    return {"int": "BIGINT", "bool": "BOOLEAN"}.get(f.kind, "VARCHAR")
+
+
+def _typed_fast(texts: pa.Array, family: Family) -> pl.DataFrame:
+    """Typed columns of the messages msgspec decoded, in one DuckDB pass (their types are known to match).
+
+    ``event_time`` stays text and is also cast to an instant (``ts:event_time``, microseconds since the
+    epoch); :func:`_fast_checks` keeps the cast only for the plain shape of :data:`FAST_TIMESTAMP`.
+    ``n_keys`` counts the top-level keys, a repeated one each time (as the rules path counts them).
+    """
+    fields = {f.name: f for f in (*ENVELOPE, *family_fields(family))}
+    structure = "{" + ", ".join(f'"{n}": "{_duckdb_type(f)}"' for n, f in fields.items()) + "}"
+    con = _json_engine().cursor()
+    try:
+        con.register("accepted", pa.table({"text": texts}))
+        table = con.sql(
+            f"""
+            SELECT *, epoch_us(try_cast(event_time AS TIMESTAMPTZ)) AS "ts:event_time"
+            FROM (SELECT len(json_keys(text)) AS n_keys, unnest(json_transform(text, '{structure}')) FROM accepted)
+            """
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return pl.from_arrow(table)  # type: ignore[return-value]
+
+
+@functools.cache
+def _fast_checks(family: Family) -> pl.Expr:
+    """The rules msgspec does not check, on a frame of :func:`_typed_fast`: true where a row passes them all.
+
+    ``event_time`` has the plain shape and lies in the plausible range; a field with a pattern matches it;
+    a feedback score is within its survey's range.
+    """
+    ts = pl.col("ts:event_time")
+    ok = (pl.col("n_keys") == pl.col("n_names")) & pl.col("event_time").str.contains(FAST_TIMESTAMP) & ts.is_not_null()
+    ok &= (ts >= _epoch_us(EVENT_TIME_MIN)) & (ts < _epoch_us(EVENT_TIME_END))
+    for f in (*ENVELOPE, *family_fields(family)):
+        if f.pattern is not None:
+            ok &= pl.col(f.name).str.contains(f"^(?:{f.pattern})$") | pl.col(f.name).is_null()
+    if "feedback" in event_type_names(family):
+        for survey, (low, high) in SURVEY_SCORE_RANGES.items():
+            score = pl.col("score")
+            bad = (pl.col("event_type") == "feedback") & (pl.col("survey") == survey) & ((score < low) | (score > high))
+            ok &= ~bad
+    return ok.fill_null(False)
+
+
+def _epoch_us(instant: datetime) -> int:
+    return (instant - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def _fast_decode(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Type the messages that are valid beyond doubt; return them, and the other messages for the rules path.
+
+    One msgspec call a message (strict RFC 8259 JSON, types, lengths, bounds, enumerations, no repeated
+    key), one DuckDB pass for the typed columns of those accepted, then the few remaining rules on them,
+    vectorised. A message refused anywhere here is left to :func:`_rules_decode` untouched, so the reason
+    codes and their order are the rules path's own.
+    """
+    decoded, names = _decoded_rows(part["value"].to_list(), family)
+    rows = pl.Series("row", decoded, dtype=pl.UInt32())
+    schema = polars_schema(family)
+    typed_schema = {n: dtype for n, dtype in schema.items() if n not in SOURCE_COLUMNS}
+    if rows.is_empty():
+        return pl.DataFrame(schema=schema), part
+    texts = part["value"].gather(rows).to_arrow().cast(pa.large_string())
+    frame = _typed_fast(texts, family).with_columns(rows, pl.Series("n_names", names, dtype=pl.Int64()))
+    frame = frame.filter(_fast_checks(family))
+    typed = frame.select(
+        pl.from_epoch("ts:event_time", time_unit="us").dt.replace_time_zone("UTC").alias("event_time"),
+        pl.col("is_anonymous").fill_null(False),
+        pl.col("row"),
+        *(pl.col(n) for n in typed_schema if n not in ("event_time", "is_anonymous")),
+    )
+    typed = pl.concat(
+        [typed.select(pl.col(n).cast(dtype) for n, dtype in typed_schema.items()), part.select(*_SOURCE)[typed["row"]]],
+        how="horizontal",
+    )
+    rest = part.with_row_index("row").join(frame.select("row"), on="row", how="anti").drop("row")
+    return typed, rest
 
 
 def _strict_key_counts(values: pl.Series) -> pl.Series:
@@ -329,15 +531,65 @@ def _strict_key_counts(values: pl.Series) -> pl.Series:
     return pl.Series("strict_keys", counts, dtype=pl.Int64)
 
 
-def decode_messages(messages: pl.DataFrame, families: dict[str, Family]) -> Decoded:
+def _rules_decode(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """The contract's rules, vectorised, on one family's messages: every check in order, every reason code.
+
+    Returns the typed valid rows (not yet deduplicated; columns of :func:`_typed_columns` then the source
+    columns), the quarantined messages (:data:`QUARANTINE_SCHEMA`) and the count of unknown fields.
+    """
+    part = part.with_columns(
+        pl.Series("text", _as_text(part["value"]), dtype=pl.String), _strict_key_counts(part["value"])
+    )
+    names = _family_field_names(family)
+    tokens = _with_tags_and_texts(_tokenise(part["text"].to_arrow(), names), names)
+    part = pl.concat([part, tokens], how="horizontal")
+    # Valid JSON only when the strict parser agrees, and a top-level object repeats no name.
+    strict = (pl.col("strict_keys") >= 0) & (pl.col("n_keys").is_null() | (pl.col("n_keys") == pl.col("strict_keys")))
+    part = part.with_columns((pl.col("is_json") & strict).alias("is_json"))
+    part = part.with_columns(_failure_expr(family).alias("failure"))
+    bad = part.filter(pl.col("failure").is_not_null())
+    reason_and_field = pl.col("failure").str.split_exact("|", 1).struct
+    quarantine = bad.select(
+        *_SOURCE,
+        pl.col("value").alias("raw_value"),
+        pl.col("text").alias("raw_text"),
+        reason_and_field.field("field_0").alias("reason"),
+        reason_and_field.field("field_1").alias("field"),
+        pl.when(_tag("event_id") == "VARCHAR").then(_text("event_id")).alias("event_id"),
+        pl.when(_tag("event_type") == "VARCHAR").then(_text("event_type")).alias("event_type"),
+    )
+    good = part.filter(pl.col("failure").is_null())
+    unknown = int(good.select(_unknown_fields_expr(family).sum()).item() or 0)
+    return good.select(*_typed_columns(family), *_SOURCE), quarantine, unknown
+
+
+def _deduplicated(typed: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, int]:
+    """One row per event: the lowest topic/partition/offset, with the earliest Kafka timestamp of its copies.
+
+    An event is its ``event_id`` on the UTC day of its ``event_time``: the key the loader keeps unique in the
+    warehouse (warehouse/loader.py), so that the result never depends on how messages were cut into batches.
+    """
+    typed = typed.sort("kafka_topic", "kafka_partition", "kafka_offset")
+    key = ["event_id", "_utc_day"]
+    typed = typed.with_columns(pl.col("event_time").dt.convert_time_zone("UTC").dt.date().alias("_utc_day"))
+    # An event arrives with its first copy: the kept (lowest-offset) copy takes the earliest Kafka
+    # timestamp of all its copies in the batch, for the late-event rule.
+    typed = typed.with_columns(pl.col("kafka_timestamp").min().over(key))
+    unique = typed.unique(subset=key, keep="first", maintain_order=True).drop("_utc_day")
+    return unique.cast(dict(polars_schema(family))), typed.height - unique.height  # type: ignore[arg-type]
+
+
+def decode_messages(messages: pl.DataFrame, families: dict[str, Family], *, fast: bool = True) -> Decoded:
     """Validate a batch of raw Kafka messages and type the valid ones.
 
     Args:
         messages: raw messages with the columns of :data:`MESSAGE_SCHEMA`.
         families: topic name -> event family (which event types the topic may carry).
+        fast: take the typed fast path first (``False`` runs the vectorised rules on every message: the
+            reference the tests compare the fast path with; the result is the same either way).
 
     Returns:
-        The valid rows per family (deduplicated within the batch by ``event_id``, lowest
+        The valid rows per family (deduplicated within the batch by ``event_id`` and UTC day, lowest
         topic/partition/offset first), the quarantined messages, and counts.
     """
     unknown_topics = set(messages["topic"].unique().to_list()) - set(families)
@@ -346,15 +598,7 @@ def decode_messages(messages: pl.DataFrame, families: dict[str, Family]) -> Deco
     frame = messages.with_columns(
         pl.col("topic").replace_strict(families, default=None).alias("family"),
         pl.from_epoch("timestamp_ms", time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us"),
-        pl.Series("text", _as_text(messages["value"]), dtype=pl.String),
-        _strict_key_counts(messages["value"]),
     )
-    source = [
-        pl.col("topic").alias("kafka_topic"),
-        pl.col("partition").alias("kafka_partition"),
-        pl.col("offset").alias("kafka_offset"),
-        pl.col("timestamp_ms").alias("kafka_timestamp"),
-    ]
     valid: dict[Family, pl.DataFrame] = {}
     quarantined: list[pl.DataFrame] = []
     duplicates = 0
@@ -364,36 +608,17 @@ def decode_messages(messages: pl.DataFrame, families: dict[str, Family]) -> Deco
         if part.is_empty():
             valid[family] = pl.DataFrame(schema=polars_schema(family))
             continue
-        names = _family_field_names(family)
-        tokens = _with_tags_and_texts(_tokenise(part["text"].to_arrow(), names), names)
-        part = pl.concat([part, tokens], how="horizontal")
-        # Valid JSON only when the strict parser agrees, and a top-level object repeats no name.
-        strict = (pl.col("strict_keys") >= 0) & (
-            pl.col("n_keys").is_null() | (pl.col("n_keys") == pl.col("strict_keys"))
-        )
-        part = part.with_columns((pl.col("is_json") & strict).alias("is_json"))
-        part = part.with_columns(_failure_expr(family).alias("failure"))
-        bad = part.filter(pl.col("failure").is_not_null())
-        quarantined.append(
-            bad.select(
-                *source,
-                pl.col("value").alias("raw_value"),
-                pl.col("text").alias("raw_text"),
-                pl.col("failure").str.split_exact("|", 1).struct.field("field_0").alias("reason"),
-                pl.col("failure").str.split_exact("|", 1).struct.field("field_1").alias("field"),
-                pl.when(_tag("event_id") == "VARCHAR").then(_text("event_id")).alias("event_id"),
-                pl.when(_tag("event_type") == "VARCHAR").then(_text("event_type")).alias("event_type"),
-            )
-        )
-        good = part.filter(pl.col("failure").is_null())
-        unknown += int(good.select(_unknown_fields_expr(family).sum()).item() or 0)
-        typed = good.sort("topic", "partition", "offset").select(*_typed_columns(family), *source)
-        # An event arrives with its first copy: the kept (lowest-offset) copy takes the earliest Kafka
-        # timestamp of all its copies in the batch, for the late-event rule.
-        typed = typed.with_columns(pl.col("kafka_timestamp").min().over("event_id"))
-        unique = typed.unique(subset="event_id", keep="first", maintain_order=True)
-        duplicates += typed.height - unique.height
-        valid[family] = unique.cast(dict(polars_schema(family)))  # type: ignore[arg-type]
+        typed: list[pl.DataFrame] = []
+        if fast:
+            accepted, part = _fast_decode(part, family)
+            typed.append(accepted)
+        if not part.is_empty():
+            checked, bad, extra = _rules_decode(part, family)
+            typed.append(checked)
+            quarantined.append(bad)
+            unknown += extra
+        valid[family], dropped = _deduplicated(pl.concat(typed), family)
+        duplicates += dropped
     quarantine = pl.concat([pl.DataFrame(schema=QUARANTINE_SCHEMA), *quarantined]).cast(dict(QUARANTINE_SCHEMA))  # type: ignore[arg-type]
     return Decoded(valid, quarantine, duplicates, unknown)
 

@@ -229,6 +229,11 @@ def _attach_advice(config: LakeConfig, exc: duckdb.Error) -> str:
     # DuckDB's message repeats the connection string (a password written into it included): masked here.
     raw = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     text = mask_passwords(raw, config.catalog_password, config.s3.secret if config.s3 else None)
+    if "explicitly disabled" in text or "does not exist - and creating" in text:  # read-only, no lake there yet
+        return (
+            f"no warehouse in {config.describe()} yet: run `liveops ingest` and `liveops build` first, "
+            "or set LIVEOPS_LAKE_CATALOG to the lake you mean"
+        )
     if "snapshot" in text.lower():
         return f"cannot read the warehouse at that snapshot: {text} (`liveops warehouse snapshots` lists them)"
     return f"cannot open the warehouse {config.describe()}: {text}"

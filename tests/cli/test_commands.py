@@ -8,12 +8,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from liveops.cli import app
+from liveops.cli import app, demo_day
 from liveops.marts_cmd import display_width, format_csv, format_table
 from liveops.settings import Settings
 from liveops.simulate_cmd import _DEFAULTS
@@ -185,5 +186,21 @@ def test_bad_setting_names_its_variable(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_the_currency_is_an_iso_code() -> None:
+    assert Settings().currency == "CNY"
+    assert Settings(currency="usd").currency == "USD"
+    result = CliRunner().invoke(app, ["config"], env={"LIVEOPS_CURRENCY": "dollars"})
+    assert result.exit_code == 2
+    assert "LIVEOPS_CURRENCY (got 'dollars')" in result.stderr and "ISO 4217" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_format_csv_neutralises_header_too() -> None:
     assert format_csv(["=a"], [["x"]]).splitlines()[0] == "'=a"
+
+
+def test_the_demo_reports_the_last_complete_day() -> None:
+    days = [date(2026, 11, d) for d in range(1, 9)]
+    assert demo_day(days, set(days[:-1])) == date(2026, 11, 7)  # the last simulated day is still filling up
+    assert demo_day(days, set(days)) == date(2026, 11, 8)
+    assert demo_day(days, set()) == date(2026, 11, 8)  # nothing complete yet: the last day, flagged incomplete

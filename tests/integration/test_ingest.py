@@ -50,7 +50,9 @@ def counts(lake: LakeConfig) -> dict[str, int]:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # type: ignore[index]
 
 
-def test_ingest_loads_valid_quarantines_bad_and_ignores_duplicates(settings: Settings) -> None:
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
+def test_ingest_loads_valid_quarantines_bad_and_ignores_duplicates(settings: Settings, client: str) -> None:
+    settings = settings.model_copy(update={"kafka_client": client})
     good = [
         ("viewer", wire_event("session_start")),
         ("viewer", wire_event("heartbeat")),

@@ -481,7 +481,7 @@ def test_no_report_files_nothing_delivered(tmp_path: Path, webhook: WebhookServe
 def test_no_channel_configured_nothing_delivered(tmp_path: Path) -> None:
     write_report(tmp_path / "reports")
     assert deliver_and_record(make_settings(tmp_path), DAY, sleep=no_sleep) == []
-    assert not (tmp_path / "warehouse.duckdb").exists()
+    assert not (tmp_path / "lake").exists()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -4,7 +4,11 @@ restatements."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -125,11 +129,40 @@ def test_the_command_prints_the_paths_written(report_settings: Settings) -> None
     folder = report_settings.reports_dir / "2026-11-08"
     assert result.stdout.splitlines() == [str(folder / n) for n in
                                           ("report.html", "summary.md", "report.zh.html", "summary.zh.md", "summary.json")]  # fmt: skip
+    # The headline in the report's words on stderr, money in the configured currency.
+    assert "Report of 2026-11-08 (complete; quality checks not run):" in result.stderr
+    assert re.search(r"^  Gift value +¥[\d,]+\.\d\d$", result.stderr, re.MULTILINE), result.stderr
+    assert "gift_value_cents" not in result.stderr
+
+
+def test_the_currency_setting_reaches_the_report(report_settings: Settings) -> None:
+    result = CliRunner().invoke(
+        cli(),
+        ["--date", "2026-11-08", "--lang", "en", "--no-prefect"],
+        env=env(report_settings) | {"LIVEOPS_CURRENCY": "usd"},
+    )
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^  Spend +\$[\d,]+\.\d\d$", result.stderr, re.MULTILINE), result.stderr
+    html = (report_settings.reports_dir / "2026-11-08" / "report.en.html").read_text(encoding="utf-8")
+    assert "Amounts in USD ($)." in html
 
 
 def test_the_command_refuses_a_day_not_built(report_settings: Settings) -> None:
     result = CliRunner().invoke(cli(), ["--date", "2027-01-01", "--no-prefect"], env=env(report_settings))
-    assert result.exit_code == 1 and "2027-01-01 has not been built" in result.output
+    assert result.exit_code == 1 and "there are no events for 2027-01-01" in result.output
+
+
+def test_a_day_without_events_says_so_without_a_traceback(report_settings: Settings) -> None:
+    # The real command line, in a fresh interpreter, as a person runs it.
+    done = subprocess.run(
+        [sys.executable, "-m", "liveops", "report", "--date", "2026-10-15"],
+        capture_output=True, text=True, env=os.environ | env(report_settings), timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert "there are no events for 2026-10-15 (events from 2026-10-31 to 2026-11-09)" in done.stderr
+    assert "Traceback" not in done.stderr and "liveops build" not in done.stderr
+    assert not (report_settings.reports_dir / "2026-10-15").exists()
 
 
 @pytest.mark.prefect

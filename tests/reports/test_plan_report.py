@@ -66,7 +66,9 @@ def test_reloading_mid_month_changes_later_reports_only(plan_settings: Settings)
     assert budget["kind"] == "budget" and budget["status"] == "off_track" and budget["projected_variance"] > 0
     # The figures are those of the mart: hours watched summed over Nov 1 .. 5.
     con = open_lake(plan_settings.lake, read_only=True)
-    total = con.execute("SELECT sum(hours_watched) FROM agg_daily_headline WHERE day <= '2026-11-05'").fetchone()
+    total = con.execute(
+        "SELECT sum(hours_watched) FROM agg_daily_headline WHERE day BETWEEN '2026-11-01' AND '2026-11-05'"
+    ).fetchone()
     assert total is not None and hours["to_date"] == pytest.approx(total[0])
     con.close()
     html = (plan_settings.reports_dir / "2026-11-05" / "report.en.html").read_text()

@@ -11,10 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from reports.i18n import Lang, label
+from reports.i18n import Lang, cents, label, money
 from reports.model import Report, read_report
 from reports.narrative import narrative
-from reports.render import escape_markdown, render_html, render_markdown
+from reports.render import console_summary, escape_markdown, render_html, render_markdown
+from reports.summary import build_summary
 from tests.conftest import copy_lake
 from tests.reports.warehouse import HOSTILE_CATEGORY, HOSTILE_CHANNEL, HOSTILE_TITLE, REPORT_DAY, add_quality_run
 from warehouse.lake import LakeConfig, open_lake
@@ -130,9 +131,49 @@ def test_the_narrative_of_an_incomplete_unverified_day(report_warehouse: LakeCon
 
 
 def test_the_first_day_has_nothing_to_compare_with(con: duckdb.DuckDBPyConnection) -> None:
-    report = read_report(con, date(2026, 11, 1), "UTC")
+    report = read_report(con, date(2026, 10, 31), "UTC")
     assert report.movers() == [] and report.anomalies == () and report.anomaly_days == 0
     text = " ".join(narrative(report, "en"))
-    assert "no previous day" in text and "needs at least 7 previous days; it had 0" in text
+    assert "No comparison with the previous day: 2026-10-30 is before the first day of data." in text
+    assert "needs at least 7 previous days with data (the first day of data does not count); it had 0" in text
     html = render_html(report, "zh", GENERATED)
     assert "—" in html  # deltas without a base
+
+
+def test_money_is_marked_with_its_currency() -> None:
+    assert money(1234.5, "CNY") == "¥1,234.50"
+    assert cents(-300, "USD") == "−$3.00"
+    assert money(12, "CHF") == "CHF 12.00"  # no symbol known: the code
+    assert money(None, "CNY") == "—" and money(1234.5) == "1,234.50"  # table cells: the header says the unit
+
+
+@pytest.mark.parametrize(("currency", "symbol"), [("CNY", "¥"), ("USD", "$")])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_report_shows_money_in_the_currency(
+    con: duckdb.DuckDBPyConnection, lang: Lang, currency: str, symbol: str
+) -> None:
+    report = read_report(con, REPORT_DAY, "UTC", currency=currency)
+    gift = report.value("gift_value_cents")
+    assert isinstance(gift, int) and gift > 0
+    shown = f"{symbol}{gift / 100:,.2f}"
+    html = render_html(report, lang, GENERATED)
+    card = re.search(r'data-metric="gift_value_cents">.*?class="card-value">(.*?)</div>', html, re.DOTALL)
+    assert card is not None and card.group(1) == shown
+    spend = label("spend", lang)
+    assert f'<th class="num">{spend} ({symbol})</th>' in html  # campaign table: the unit in the header
+    legend = f"Amounts in {currency} ({symbol})." if lang == "en" else f"金额单位：{currency}（{symbol}）。"
+    assert legend in html and "currency units" not in html
+    assert money(report.campaign_totals.spend, currency) in " ".join(narrative(report, lang))
+    assert money(report.value("spend"), currency) in render_markdown(report, lang, GENERATED)
+
+
+def test_the_console_summary_uses_the_reports_labels_and_units(con: duckdb.DuckDBPyConnection) -> None:
+    report = read_report(con, REPORT_DAY, "UTC")
+    summary = build_summary(report, GENERATED)
+    lines = console_summary(summary, "CNY")
+    gift = next(line for line in lines if "Gift value" in line)
+    assert gift.split("Gift value")[1].strip() == f"¥{summary['headline']['gift_value_cents'] / 100:,.2f}"
+    assert not any("_cents" in line or "_" in line.split()[0] for line in lines)
+    assert len({len(line) - len(line.split()[-1]) for line in lines}) == 1  # values start in one column
+    zh = console_summary(summary, "CNY", "zh")
+    assert any(line.strip().startswith("礼物金额") for line in zh)

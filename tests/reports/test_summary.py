@@ -19,7 +19,7 @@ from warehouse.lake import LakeConfig, open_lake
 
 # Written from docs/metrics.md, "summary.json, the machine-readable daily summary", in its order.
 TOP_LEVEL = [
-    "date", "timezone", "complete", "watermark", "generated_at", "headline", "retention", "categories",
+    "date", "timezone", "complete", "verified", "watermark", "generated_at", "headline", "retention", "categories",
     "top_channels", "campaigns", "sources", "data_quality", "anomalies", "plan_version", "plan",
 ]  # fmt: skip
 HEADLINE = [
@@ -74,6 +74,7 @@ def test_top_level_values(summary: dict[str, Any], con: duckdb.DuckDBPyConnectio
     (build,) = rows(con, "SELECT * FROM build_days WHERE day = ?", REPORT_DAY)
     assert summary["date"] == "2026-11-08" and summary["timezone"] == "UTC"
     assert summary["complete"] is build["complete"] is True
+    assert summary["verified"] is None  # no quality run of the day: neither passed nor failed
     assert RFC3339.match(summary["watermark"]) and RFC3339.match(summary["generated_at"])
     assert datetime.fromisoformat(summary["watermark"]) == build["watermark"]
     assert summary["generated_at"] == "2026-11-09T06:30:00Z"
@@ -156,8 +157,19 @@ def test_the_text_is_plain_json_with_unrounded_numbers(summary: dict[str, Any]) 
 
 
 def test_a_day_never_built_is_refused(con: duckdb.DuckDBPyConnection) -> None:
-    with pytest.raises(ReportError, match=r"2026-12-25 has not been built \(built: 2026-11-01 \.\. 2026-11-09\)"):
+    with pytest.raises(ReportError, match=r"^there are no events for 2026-12-25 \(events from 2026-10-31 to 2026-11-09\): "
+                       r"nothing to report for that day$"):  # fmt: skip
         read_report(con, date(2026, 12, 25), "UTC")
+
+
+def test_a_day_with_events_not_yet_built_says_run_build(report_warehouse: LakeConfig, tmp_path: Path) -> None:
+    copy = copy_lake(report_warehouse, tmp_path / "unbuilt")
+    with open_lake(copy) as unbuilt:
+        unbuilt.execute("DELETE FROM build_days WHERE day = '2026-11-09'")
+        with pytest.raises(
+            ReportError, match=r"2026-11-09 has not been built \(built: 2026-10-31 \.\. 2026-11-08\): run"
+        ):
+            read_report(unbuilt, date(2026, 11, 9), "UTC")
 
 
 def test_the_quality_gate_verdict_comes_from_its_tables(report_warehouse: LakeConfig, tmp_path: Path) -> None:
@@ -165,6 +177,8 @@ def test_the_quality_gate_verdict_comes_from_its_tables(report_warehouse: LakeCo
     with open_lake(copy) as gated:
         assert read_quality_gate(gated, REPORT_DAY).ran is False  # the tables exist, no run yet
         add_quality_run(gated, "old", "2026-11-09 01:00:00+00", verified=True, failures=[])
+        passed = build_summary(read_report(gated, REPORT_DAY, "UTC"), GENERATED)
+        assert passed["verified"] is True and passed["data_quality"]["expectations_failed"] == 0
         add_quality_run(
             gated, "new", "2026-11-09 02:00:00+00", verified=False,
             failures=[("volume", "spike", "warning"), ("marts", "key <b>unique</b>", "critical")],
@@ -174,5 +188,6 @@ def test_the_quality_gate_verdict_comes_from_its_tables(report_warehouse: LakeCo
         assert [f.expectation for f in gate.failures] == ["key <b>unique</b>", "spike"]  # critical first
         report = read_report(gated, REPORT_DAY, "UTC")
         assert report.unverified
-        assert build_summary(report, GENERATED)["data_quality"]["expectations_failed"] == 2
+        failed = build_summary(report, GENERATED)
+        assert failed["verified"] is False and failed["data_quality"]["expectations_failed"] == 2
         assert read_quality_gate(gated, date(2026, 11, 7)).ran is False  # no run that day

@@ -365,3 +365,32 @@ def test_jsonl_files_replay_the_same_messages_in_the_same_order(messages: list[S
     not_utf8 = [m for m in sample if m.value.startswith(b"\xff")]
     assert not_utf8
     assert b'"value_base64"' in (tmp_path / f"{not_utf8[0].topic}.jsonl").read_bytes()
+
+
+def _free_text(config: SimConfig) -> list[str]:
+    """Every title, chat message and comment of a simulation (valid JSON messages only)."""
+    found: list[str] = []
+    for message in simulate(config):
+        try:
+            event = json.loads(message.value)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            found += [v for k in ("title", "message", "comment") if isinstance(v := event.get(k), str)]
+    return found
+
+
+def test_plain_text_has_no_test_strings_but_the_default_has() -> None:
+    small = SimConfig(days=1, users=300, channels=17, malformed_rate=0.0)
+    plain = _free_text(dataclasses.replace(small, hostile_text=False))
+    hostile = _free_text(small)
+    assert len(plain) > 100 and len(hostile) > 100
+
+    def odd(text: str) -> bool:
+        return "<" in text or "DROP TABLE" in text or "'" in text or len(text) > 80 or not text.strip()
+
+    assert not [t for t in plain if odd(t)]
+    assert any("<script>" in t for t in hostile) and any(len(t) >= 200 for t in hostile)
+    assert any("🎧" in t or "老王" in t for t in plain)  # ordinary text keeps Chinese and emoji
+    # A plain run is another run: its ids do not collide with the default run's.
+    assert dataclasses.replace(small, hostile_text=False).run_tag != small.run_tag

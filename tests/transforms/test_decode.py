@@ -188,3 +188,26 @@ def test_fuzzed_messages_never_crash_and_nothing_is_lost(values: list[bytes]) ->
         assert frame["event_time"].null_count() == 0
         assert frame["event_id"].null_count() == 0
         assert pl.Series(frame["event_id"]).is_unique().all()
+
+
+def test_the_batch_key_is_the_event_id_on_its_utc_day() -> None:
+    """The decoder keeps (event_id, UTC day of event_time) unique, the loader's key: a copy on the same day
+    is a duplicate, the same id on another day is another event, whatever the batch holds."""
+    import json
+
+    import polars as pl
+
+    from schemas.events import MESSAGE_SCHEMA
+    from transforms.decode import decode_messages
+
+    def like(event_time: str) -> bytes:
+        return json.dumps({"event_id": "same", "schema_version": 1, "event_type": "like", "event_time": event_time,
+                           "user_id": "u1", "session_id": "s1", "stream_id": "st1", "channel_id": "c1"}).encode()  # fmt: skip
+
+    values = [like("2026-11-03T10:00:00Z"), like("2026-11-03T23:00:00Z"), like("2026-11-04T00:30:00Z")]
+    rows = [("engagement-events", 0, n, 1_790_000_000_000 + n, None, v) for n, v in enumerate(values)]
+    decoded = decode_messages(
+        pl.DataFrame(rows, schema=MESSAGE_SCHEMA, orient="row"), {"engagement-events": "engagement"}
+    )
+    kept = decoded.valid["engagement"].sort("kafka_offset")
+    assert kept["kafka_offset"].to_list() == [0, 2] and decoded.duplicates_in_batch == 1
