@@ -9,5 +9,9 @@ if ! command -v uv >/dev/null 2>&1; then
   echo "Installing uv (the Python package manager liveops uses) with pip ..." >&2
   python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
   export PATH="$HOME/.local/bin:$PATH"
+  if [ -x "$HOME/.local/bin/uv" ] && ! (env -i HOME="$HOME" bash -lc 'command -v uv' >/dev/null 2>&1); then
+    echo "uv is installed in ~/.local/bin, which a new shell does not have on its PATH: before the README's" >&2
+    echo "  \`uv run ...\` commands, run: export PATH=\"\$HOME/.local/bin:\$PATH\" (or add that line to ~/.bashrc)" >&2
+  fi
 fi
 uv sync --locked --quiet
