@@ -10,8 +10,8 @@ Part 1, "cost does not grow with history". One simulated run of ``--history-days
 ``--day-events`` valid events a day, seed 42) is loaded into a lake (the ingest's own decode and
 transactional load, Kafka left out, batches of 200,000 messages), and the messages of its latest day into a
 second lake: a warehouse with 10 days of history and one with 1 day, both holding the same latest day. Both
-get a full marts build. Then, for ``--rounds`` rounds, alternating which lake goes first, each lake is timed
-on:
+get a full marts build. Then, after ``--warmup`` uncounted rounds, for ``--rounds`` rounds, alternating
+which lake goes first, each lake is timed on:
 
 - ingest commit: ``LakeWarehouse.load_batch`` of a decoded batch of ``--batch`` messages of the latest day
   (the same messages each round, with fresh event ids, so they are new events and not duplicates; the
@@ -232,6 +232,13 @@ def _commit(writer: LakeWarehouse, decoded: Decoded, ends: dict[tuple[str, int],
     return time.perf_counter() - started
 
 
+def _attach_time(lake: LakeConfig) -> float:
+    """How long an analyst waits to attach the lake read-only (extensions loaded, catalog attached)."""
+    started = time.perf_counter()
+    open_lake(lake, read_only=True).close()
+    return time.perf_counter() - started
+
+
 def _query_times(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, float]:
     """Medians of a few runs of the two analyst queries on a read-only connection."""
     lo, hi = _day_start(day), _day_start(day + timedelta(days=1))
@@ -266,35 +273,42 @@ def day_files(con: duckdb.DuckDBPyConnection, day: date) -> tuple[int, int, int]
     return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
 
 
-def measure_history(history: History, rounds: int, batch: int, history_days: int) -> dict[str, dict[str, list[float]]]:
-    """Interleaved rounds on both lakes; returns each figure's timings per lake (``1d``, ``<n>d``)."""
+def measure_history(
+    history: History, rounds: int, batch: int, history_days: int, warmup: int = 1
+) -> dict[str, dict[str, list[float]]]:
+    """Interleaved rounds on both lakes; returns each figure's timings per lake (``1d``, ``<n>d``).
+
+    The first ``warmup`` rounds are run the same way and not counted (first queries, caches).
+    """
     long_name = f"{history_days}d"
     lakes = {"1d": history.short, long_name: history.long}
     writers = {name: LakeWarehouse(lake) for name, lake in lakes.items()}
     readers = {name: open_lake(lake, read_only=True) for name, lake in lakes.items()}
     times: dict[str, dict[str, list[float]]] = {name: {} for name in lakes}
     try:
-        for round_no in range(rounds):
+        for round_no in range(warmup + rounds):
             decoded, ends, messages = _fresh_batch(history.sample, batch, round_no, history.topics)
             order = list(lakes) if round_no % 2 == 0 else list(reversed(lakes))
+            last: dict[str, dict[str, float]] = {}
             for name in order:
                 writer = writers[name]
-                figures = times[name]
-                commit = _commit(writer, decoded, ends, messages)
-                figures.setdefault("ingest: one batch commit", []).append(commit)
-                built = build_marts(writer.con, [history.day], TZ, LATENESS, progress=lambda _: None)
-                figures.setdefault("build: one day", []).append(built.seconds)
                 lake = lakes[name]
-                attach = _timed(lambda lake=lake: open_lake(lake, read_only=True).close())  # type: ignore[misc]
-                figures.setdefault("query: attach read-only", []).append(attach)
-                for key, value in _query_times(readers[name], history.day).items():
-                    figures.setdefault(key, []).append(value)
+                now = last[name] = {}
+                now["ingest: one batch commit"] = _commit(writer, decoded, ends, messages)
+                built = build_marts(writer.con, [history.day], TZ, LATENESS, progress=lambda _: None)
+                now["build: one day"] = built.seconds
+                now["query: attach read-only"] = _attach_time(lake)
+                now.update(_query_times(readers[name], history.day))
+                if round_no >= warmup:
+                    for key, value in now.items():
+                        times[name].setdefault(key, []).append(value)
             line = "; ".join(
-                f"{name}: commit {times[name]['ingest: one batch commit'][-1]:.2f} s, "
-                f"build {times[name]['build: one day'][-1]:.2f} s"
+                f"{name}: commit {last[name]['ingest: one batch commit']:.2f} s, "
+                f"build {last[name]['build: one day']:.2f} s"
                 for name in lakes
             )
-            _say(f"  round {round_no + 1}/{rounds}: {line}")
+            label = "warm-up" if round_no < warmup else f"round {round_no - warmup + 1}/{rounds}"
+            _say(f"  {label}: {line}")
         for name, reader in readers.items():
             files, overlapping, rows = day_files(reader, history.day)
             _say(
@@ -446,6 +460,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--day-events", type=int, default=200_000, help="valid events a simulated day (part 1)")
     parser.add_argument("--batch", type=int, default=20_000, help="messages of the timed ingest batch (part 1)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of part 1 (medians reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds before those of part 1")
     parser.add_argument(
         "--big-day-events", type=int, default=500_000,
         help="valid events of the big day (part 2); the issue's figure is 10000000",
@@ -473,7 +488,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.skip_history:
             history = prepare_history(root, args.history_days, args.day_events, args.maintain)
             _say(f"  timing {args.rounds} rounds (batch of {args.batch:,} messages of {history.day}) ...")
-            times = measure_history(history, args.rounds, args.batch, args.history_days)
+            times = measure_history(history, args.rounds, args.batch, args.history_days, args.warmup)
             files = {
                 name: _parquet_files(Path(lake.data_path))
                 for name, lake in (("1d", history.short), (f"{args.history_days}d", history.long))

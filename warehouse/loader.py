@@ -8,7 +8,8 @@ message by (topic, partition, offset).
 Why the key includes the event's day: a lake table has no primary key, so a copy is found by a join, and a
 join against the whole history would cost more with every day stored. A copy of an event carries the same
 ``event_time`` (it is the same record, delivered again), so it falls on the same day; the join reads only
-the batch's days, and DuckLake skips the files of every other day by their ``event_time`` statistics. A
+the batch's days, and the raw tables are partitioned by that day (migration 9), so DuckLake opens only
+those days' files. A
 message that reuses an ``event_id`` with an ``event_time`` on another day is a different row (docs/ingest.md).
 """
 

@@ -839,11 +839,14 @@ def _late_and_counts(
     for day, start, end in bounds.select("day", "day_start", "day_end").iter_rows():
         # K(D): the earliest arrival of an event counting at or past D+1 00:00 + lateness for the watermark;
         # events of D arriving strictly after it arrived when the watermark had passed that instant.
+        # (`event_time >= threshold` follows from the mark's, which is at most event_time: it lets the scan
+        # skip the partitions of earlier days.)
         threshold = end + allowed_lateness
         events, late = _one(
             con,
             f"""
-            WITH k AS (SELECT min(kafka_timestamp) AS k FROM ({_all_events_sql()}) WHERE {mark} >= $threshold)
+            WITH k AS (SELECT min(kafka_timestamp) AS k FROM ({_all_events_sql()})
+                       WHERE event_time >= $threshold AND {mark} >= $threshold)
             SELECT count(*), count(*) FILTER (WHERE e.kafka_timestamp > (SELECT k FROM k))
             FROM ({_all_events_sql()}) e WHERE e.event_time >= $start AND e.event_time < $end
             """,

@@ -137,7 +137,7 @@ def test_a_postgres_catalog_keeps_its_password_out_of_sight(lake: LakeConfig) ->
     assert lake.catalog_password and lake.catalog_password not in lake.attach_sql()
     assert lake.catalog_password not in lake.describe() and lake.catalog_password not in repr(lake)
     with open_lake(lake) as con:
-        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (8,)
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (9,)
     wrong = LakeConfig(lake.catalog, lake.data_path, "not-the-password")
     with pytest.raises(WarehouseError, match="password authentication failed") as failure:
         open_lake(wrong)
@@ -233,3 +233,23 @@ def test_three_writers_on_the_default_catalog_all_commit(tmp_path: Path) -> None
         assert con.execute("SELECT count(*), sum(loaded) FROM ingest_batches").fetchone() == (45, 2250)
         offsets = con.execute('SELECT "partition", next_offset FROM ingest_offsets ORDER BY 1').fetchall()
         assert offsets == [(0, 750), (1, 750), (2, 750)]
+
+
+def test_a_day_lives_in_its_own_files(tmp_path: Path) -> None:
+    """The raw tables are partitioned by UTC day: a batch spanning two days writes a file for each, and a
+    read of one day opens only that day's files (also after compaction)."""
+    lake = new_lake(tmp_path)
+    with LakeWarehouse(lake) as warehouse:
+        for n in range(3):
+            rows = [(f"e{n}-{i}", T0 + timedelta(hours=i)) for i in range(30)]  # 10:00 day 1 .. 15:00 day 2
+            load(warehouse, likes(*rows, offset=30 * n), 30 * (n + 1))
+        maintain(warehouse.con, retention=timedelta(0))
+        files = warehouse.con.execute(
+            "SELECT data_file FROM ducklake_list_files('lake', 'raw_engagement_events')"
+        ).fetchall()
+        assert files and all("day=" in f[0] for f in files)
+        plan = warehouse.con.execute(
+            "EXPLAIN ANALYZE SELECT count(*) FROM raw_engagement_events WHERE event_time >= TIMESTAMPTZ "
+            "'2026-11-04 00:00:00+00' AND event_time < TIMESTAMPTZ '2026-11-05 00:00:00+00'"
+        ).fetchall()[0][1]
+        assert "day=4" in plan and "day=3" not in plan
