@@ -13,7 +13,8 @@ A figure of D is compared with day B only when B is a *full baseline* for it:
 
 A survey figure (CSAT, NPS) rests on the day's responses. Its move against B is *supported* when it is more
 than 1.96 standard errors of the difference (95 %) and both days have at least ``MIN_RESPONSES`` responses;
-otherwise the report shows it with its sample size but does not lead with it.
+otherwise the report shows it with its sample size but does not lead with it. A count figure (sign-ups,
+new users, …) below ``MIN_COUNT`` on either day is treated alike: 8 -> 13 is +62 % and says little.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ WINDOWS: dict[str, int] = {"wau": 7, "mau": 30, "stickiness": 30}
 # Survey figures: the headline key and the ``survey`` of its feedback events.
 SURVEYS: dict[str, str] = {"csat": "csat", "nps": "nps"}
 MIN_RESPONSES = 30
+# A count figure below this on either day: its relative move is not led with (a few events swing it).
+MIN_COUNT = 30
 Z_95 = 1.96
 
 GapReason = Literal["before_data", "not_built", "no_data", "first_day", "short_window"]

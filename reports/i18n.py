@@ -200,6 +200,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "not_compared": ("— not compared", "— 未比较"),
     "sample": ("n = {n}", "n = {n}"),
     "noise": ("move within sampling noise", "变化在抽样误差内"),
+    "few": ("too few to compare (under 30 on a day)", "数量太少，不作比较（某日不足 30）"),
     "median_over": ("median {median} over {n} days", "{n} 天中位数 {median}"),
     "median_short": ("median", "中位数"),
     "direction": ("Direction", "方向"),

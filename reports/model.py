@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from reports.anomalies import WINDOW_DAYS, Anomaly, detect_anomalies
-from reports.baseline import SURVEYS, Gap, Sample, baseline_gap, supported, window_gap
+from reports.baseline import MIN_COUNT, SURVEYS, Gap, Sample, baseline_gap, supported, window_gap
 from reports.plan import PlanSection, read_plan_section
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,8 @@ class Figure:
         gap_previous / gap_last_week: why D-1 / D-7 is not a full baseline (reports.baseline); previous /
             last_week and their deltas are then None.
         sample: survey responses on D (CSAT, NPS; None for other figures).
-        noise_previous / noise_last_week: a survey figure's move that its samples do not support.
+        noise_previous / noise_last_week: a move its sample does not support (a survey's within its noise, a
+            count under ``MIN_COUNT`` on either day).
     """
 
     key: str
@@ -604,9 +605,21 @@ def _compare(
     return base, delta(value, base, unit)
 
 
-def _noise(key: str, change: float | None, unit: DeltaUnit, now: Sample | None, base: Sample | None) -> bool:
-    """A survey figure's move that its samples do not support (False for other figures, or no move)."""
-    if key not in SURVEYS or change is None or change == 0:
+def _noise(
+    key: str,
+    change: float | None,
+    unit: DeltaUnit,
+    now: Sample | None,
+    base: Sample | None,
+    counts: tuple[Number | None, Number | None] | None = None,
+) -> bool:
+    """A move too small a sample cannot support: a survey figure's within its sampling noise, or a count's
+    when either day counted fewer than ``MIN_COUNT`` (8 -> 13 is +62 %, and says little). False otherwise."""
+    if change is None or change == 0:
+        return False
+    if counts is not None:
+        return any(c is None or c < MIN_COUNT for c in counts)
+    if key not in SURVEYS:
         return False
     size = change / 100.0 if unit == "pp" else change  # CSAT deltas are in pp, the test in share
     return not supported(SURVEYS[key], size, now, base)
@@ -647,8 +660,22 @@ def _figures(
             gap_previous=gap_p,
             gap_last_week=gap_w,
             sample=(now.n if now else 0) if survey else None,
-            noise_previous=_noise(key, vs_previous, unit, now, samples.get((survey, yesterday)) if survey else None),
-            noise_last_week=_noise(key, vs_last_week, unit, now, samples.get((survey, week_ago)) if survey else None),
+            noise_previous=_noise(
+                key,
+                vs_previous,
+                unit,
+                now,
+                samples.get((survey, yesterday)) if survey else None,
+                (value, before) if spec.kind == "count" else None,
+            ),
+            noise_last_week=_noise(
+                key,
+                vs_last_week,
+                unit,
+                now,
+                samples.get((survey, week_ago)) if survey else None,
+                (value, week) if spec.kind == "count" else None,
+            ),
         )
     return figures
 

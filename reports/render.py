@@ -89,7 +89,9 @@ def _why(figure: Figure, gap: Gap | None, noise: bool, lang: Lang) -> str | None
     """Why a delta is "—" (no full baseline) or toned down (sampling noise); None when it is plain."""
     if gap is not None:
         return i18n.gap_text(gap, figure.key, lang)
-    return i18n.text("noise", lang) if noise else None
+    if not noise:
+        return None
+    return i18n.text("few" if figure.kind == "count" else "noise", lang)
 
 
 def comparison_notes(report: Report, lang: Lang, keys: Sequence[str]) -> list[str]:

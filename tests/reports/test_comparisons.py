@@ -185,3 +185,13 @@ def test_days_are_those_of_the_report_time_zone(tmp_path: Path) -> None:
         r = read_report(con, date(2026, 11, 8), "Asia/Shanghai")
     assert r.figures["csat"].sample == 5 and r.figures["dau"].gap_last_week is not None
     assert r.figures["dau"].gap_last_week.day == FIRST
+
+
+def test_a_small_count_does_not_lead_the_narrative() -> None:
+    """8 -> 13 attributed sign-ups is +62.5 %, the biggest relative move of a day, and says little: a count
+    under 30 on either day is shown with a note and never leads (nor goes under "needs attention")."""
+    from reports.model import _noise
+
+    assert _noise("signups_attributed", 62.5, "pct", None, None, (13, 8)) is True
+    assert _noise("dau", 6.1, "pct", None, None, (1940, 1828)) is False
+    assert _noise("dau", None, "pct", None, None, (10, None)) is False  # no move, nothing to support
