@@ -7,7 +7,6 @@ environment: it receives a :class:`Settings` (or the values it needs) as argumen
 
 from __future__ import annotations
 
-import re
 from datetime import time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -15,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from warehouse.conninfo import inline_password, mask_passwords
 
 if TYPE_CHECKING:
     from warehouse.lake import LakeConfig
@@ -222,10 +223,9 @@ class Settings(BaseSettings):
         for key, value in shown.items():
             if isinstance(getattr(self, key), SecretStr) and value is not None:
                 shown[key] = "**********"
-        shown["lake_catalog"] = re.sub(r"(password=)[^\s\"']+", r"\1**********", self.lake_catalog)
+        shown["lake_catalog"] = mask_passwords(self.lake_catalog)
         return shown
 
     def catalog_inline_password(self) -> str | None:
         """A password written into LIVEOPS_LAKE_CATALOG itself (``password=...``), to be masked like a secret."""
-        found = re.search(r"password=([^\s\"']+)", self.lake_catalog)
-        return found.group(1) if found else None
+        return inline_password(self.lake_catalog)

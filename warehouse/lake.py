@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from typing import TypeVar
 
 import duckdb
 
+from warehouse.conninfo import mask_passwords
 from warehouse.extensions import load_lake_extensions
 
 log = logging.getLogger(__name__)
@@ -214,15 +214,6 @@ def open_lake(
         con.close()
         raise
     return con
-
-
-def mask_passwords(text: str, *secrets: str | None) -> str:
-    """``text`` with every ``password=...`` of a connection string, and each of ``secrets``, masked."""
-    text = re.sub(r"password=[^\s\"']+", "password=**********", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "**********")
-    return text
 
 
 def _attach_advice(config: LakeConfig, exc: duckdb.Error) -> str:
