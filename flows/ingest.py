@@ -1,9 +1,14 @@
-"""Ingest: the four Kafka topics into DuckDB, validated, deduplicated, exactly once.
+"""Ingest: the four Kafka topics into the lake, validated, deduplicated, exactly once, by any number of
+members of one consumer group.
 
-Per micro-batch: read (bounded by the end offsets snapshotted at start), decode and validate with
-``transforms.decode``, write rows + quarantine + next offsets in ONE warehouse transaction, and only then
-commit the offsets to the Kafka consumer group. On start the source is positioned at the offsets stored in
-the warehouse, so a crash anywhere is repaired by simply running again.
+Each ingest process is a member of the consumer group (``consumer_group``): Kafka spreads the partitions
+over the members, and on every assignment the member positions its partitions at the offsets stored in the
+warehouse. Per micro-batch: read (bounded by the end offsets snapshotted at start), decode and validate with
+``transforms.decode``, write rows + quarantine + next offsets in ONE lake transaction that commits only if
+each partition's stored offset is still where the batch started reading (the fence against a member that
+lost its partitions while stalled), and only then commit the offsets to the Kafka consumer group (for lag
+tools). A crash anywhere is repaired by simply running again; a killed member's partitions move to the
+others after the session timeout.
 
 :func:`run_ingest` is the loop (plain Python, used by the CLI, the flow and the benchmark);
 :func:`ingest_events` is the Prefect flow ``ingest-events`` around it.
@@ -11,6 +16,7 @@ the warehouse, so a crash anywhere is repaired by simply running again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -20,15 +26,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import polars as pl
 from prefect import flow, get_run_logger
 from prefect.states import Failed
 
 from liveops.settings import Settings
 from schemas.events import Family
-from streams.consumer import BatchSource, Offsets, SourceError, SourceUnavailable, open_source
+from streams.consumer import Batch, BatchSource, Offsets, SourceError, SourceUnavailable, open_source
 from transforms.decode import decode_messages
 from warehouse.loader import LakeWarehouse, WarehouseWriter
+from warehouse.offsets import StaleBatch
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -46,6 +52,11 @@ class IngestProgress:
     duplicates: int = 0
     quarantined: int = 0
     lag: int = 0
+    rebalances: int = 0  # assignment changes seen during a read (what was read then is read again)
+    abandoned: int = 0  # messages read before a rebalance and not loaded (their partition's owner reads them)
+    refused: int = 0  # messages of batches the warehouse refused (another member had committed them)
+    # Every partition this member committed batches of, with the offset it reached.
+    partitions: dict[tuple[str, int], int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     # Where the ingest thread's time went: waiting for Kafka reads, decoding, loading into DuckDB.
     wait_s: float = 0.0
@@ -65,8 +76,41 @@ class IngestProgress:
         )
 
 
-def _lag(ends: Offsets, position: Offsets) -> int:
-    return sum(max(0, end - position.get(tp, 0)) for tp, end in ends.items())
+class _Member:
+    """The ingest loop's side of consumer-group membership (called back on Kafka's thread).
+
+    The rebalance protocol: on revocation the source first bumps its generation (a batch read before is
+    dropped, unloaded), then :meth:`revoked` waits for the batch being decoded or loaded to commit or fail;
+    on assignment :meth:`assigned` gives the warehouse's offsets, which the source seeks to. The warehouse's
+    fence refuses a batch whose partitions moved on meanwhile (another member committed them).
+    """
+
+    def __init__(self, warehouse: WarehouseWriter) -> None:
+        self.warehouse = warehouse
+        self.in_flight = threading.Lock()  # held while a batch is decoded and loaded
+        self.held: list[tuple[str, int]] = []
+
+    def assigned(self, partitions: list[tuple[str, int]]) -> Offsets:
+        self.held = sorted(partitions)
+        self.warehouse.ensure_partitions(partitions)
+        log.info("this member now reads %d partition(s): %s", len(partitions), _partition_list(partitions))
+        return self.warehouse.read_offsets(partitions)
+
+    def revoked(self, partitions: list[tuple[str, int]]) -> None:
+        with self.in_flight:
+            self.held = []
+
+
+def _partition_list(partitions: list[tuple[str, int]]) -> str:
+    by_topic: dict[str, list[int]] = {}
+    for topic, number in sorted(partitions):
+        by_topic.setdefault(topic, []).append(number)
+    return ", ".join(f"{topic}[{','.join(map(str, numbers))}]" for topic, numbers in by_topic.items()) or "none"
+
+
+def _drained(stored: Offsets, until: Offsets) -> bool:
+    """Whether the warehouse holds every partition up to its bound (whichever member loaded it)."""
+    return all(stored.get(tp, 0) >= end for tp, end in until.items() if end > 0)
 
 
 def run_ingest(
@@ -80,15 +124,17 @@ def run_ingest(
     poll_timeout_s: float = 10.0,
     retry_s: float = 60.0,
 ) -> IngestProgress:
-    """Consume the topics into the warehouse in micro-batches.
+    """Consume the topics into the warehouse in micro-batches, as a member of the consumer group.
 
     Args:
-        source: where messages come from (positioned here at the warehouse's offsets).
+        source: where messages come from; joined to the consumer group here, its partitions positioned at
+            the warehouse's offsets on each assignment.
         warehouse: where rows, quarantine and offsets go, one transaction per batch.
         families: topic name -> event family.
         batch_size: maximum messages per batch (bounds memory).
-        follow: keep consuming new messages until ``stop`` is set; otherwise drain up to the end offsets
-            seen at start and return.
+        follow: keep consuming new messages until ``stop`` is set; otherwise drain every partition up to the
+            end offsets seen at start and return once the warehouse holds them all (whichever member loaded
+            them: a member whose partitions are done stays in the group, ready to take over a dead member's).
         stop: set it to finish the batch in hand and return (Ctrl-C in the CLI).
         progress: called after every committed batch.
         poll_timeout_s: how long one batch may wait for messages.
@@ -127,24 +173,23 @@ def run_ingest(
             stalled(str(exc))
             return None
 
-    # Every call on the Kafka client runs on this one thread (kafka-python's consumer is not thread-safe).
-    # It reads batch n+1 while this thread decodes and loads batch n: decoding and loading run in Polars and
-    # DuckDB, which release the GIL, so the two overlap on two cores. Offsets stay strictly ordered: batch
-    # n+1 is loaded (with its offsets) only after batch n.
+    # Every call on the Kafka client runs on this one thread (the consumers are not thread-safe). It reads
+    # batch n+1 while this thread decodes and loads batch n: decoding and loading run in Polars and DuckDB,
+    # which release the GIL, so the two overlap on two cores. A partition's batches are loaded in order, and
+    # the warehouse refuses one that does not start where the partition's offset stands.
     kafka = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka")
+    member = _Member(warehouse)
     try:
-        position = warehouse.read_offsets()
-        kafka.submit(source.seek, position).result()
-        # Offsets are per partition; a partition never seen starts at 0 (the beginning, retention aside).
-        position = {tp: position.get(tp, 0) for tp in kafka.submit(source.partitions).result()}
+        warehouse.ensure_partitions(kafka.submit(source.partitions).result())
+        kafka.submit(source.join, member).result()
         ends = None
         while ends is None and not stop.is_set():
             ends = call(source.end_offsets)
         until = ends or {}
         stalled_since = None
-        read_to = dict(position)  # how far the reader has been asked to read
-        pending: Future[pl.DataFrame] | None = None
+        pending: Future[Batch] | None = None
         last_commit: Future[None] | None = None
+        checked_at = 0.0
         while not stop.is_set():
             if pending is None:
                 if follow:
@@ -152,50 +197,81 @@ def run_ingest(
                     if ends is None:
                         continue
                     until = ends
-                totals.lag = _lag(until, position)
-                if totals.lag == 0:
-                    if not follow:
-                        break
-                    stop.wait(1.0)
-                    continue
                 pending = kafka.submit(source.read_batch, batch_size, until, poll_timeout_s)
             started_at = datetime.now(UTC)
             tick = time.perf_counter()
             try:
-                messages = pending.result()
+                batch = pending.result()
             except SourceUnavailable as exc:
                 stalled(str(exc))
                 continue
             finally:
                 pending = None
                 totals.wait_s += time.perf_counter() - tick
+            totals.lag = batch.remaining
+            if batch.rebalanced:
+                totals.rebalances += 1
+                continue
+            messages = batch.messages
             if messages.is_empty():
-                stalled(f"no message within {poll_timeout_s:.0f} s while {totals.lag:,} were expected")
+                if batch.remaining > 0:
+                    stalled(f"no message within {poll_timeout_s:.0f} s while {batch.remaining:,} were expected")
+                    continue
+                stalled_since = None
+                # Nothing left in the partitions this member holds: done when the warehouse holds every
+                # partition (a member whose partitions are done stays, to take over a dead member's).
+                if time.monotonic() - checked_at >= 1.0:
+                    checked_at = time.monotonic()
+                    stored = warehouse.read_offsets()
+                    unread = {tp: o for tp, o in batch.positions.items() if tp not in stored and o > 0}
+                    if unread:  # nothing was ever read there (all expired): say where they stand
+                        warehouse.record_unread(unread)
+                        stored |= unread
+                    if not follow and _drained(stored, until):
+                        break
+                stop.wait(0.5)
                 continue
             stalled_since = None
-            next_offsets = _next_offsets(messages)
-            read_to.update(next_offsets)
-            if _lag(until, read_to) > 0 and not stop.is_set():
+            if batch.remaining > 0 and not stop.is_set():
                 pending = kafka.submit(source.read_batch, batch_size, until, poll_timeout_s)
-            tick = time.perf_counter()
-            decoded = decode_messages(messages, families)
-            totals.decode_s += time.perf_counter() - tick
-            tick = time.perf_counter()
-            result = warehouse.load_batch(
-                decoded.valid, decoded.quarantine, next_offsets, messages.height,
-                decoded.duplicates_in_batch, decoded.unknown_fields, started_at,
-            )  # fmt: skip
-            totals.load_s += time.perf_counter() - tick
+            stale: StaleBatch | None = None
+            with member.in_flight:
+                if batch.generation != source.generation:
+                    totals.abandoned += messages.height  # read before a rebalance: read again by its owner
+                    continue
+                tick = time.perf_counter()
+                decoded = decode_messages(messages, families)
+                totals.decode_s += time.perf_counter() - tick
+                tick = time.perf_counter()
+                next_offsets = batch.next_offsets
+                try:
+                    result = warehouse.load_batch(
+                        decoded.valid, decoded.quarantine, next_offsets, messages.height,
+                        decoded.duplicates_in_batch, decoded.unknown_fields, started_at, start_offsets=batch.start,
+                    )  # fmt: skip
+                except StaleBatch as exc:
+                    stale = exc
+                totals.load_s += time.perf_counter() - tick
+            if stale is not None:
+                # Another member committed these partitions first (this one stalled past its session): drop
+                # what was read ahead, and read again from the warehouse's offsets.
+                log.warning("%s; reading again from the warehouse's offsets", stale)
+                totals.refused += messages.height
+                if pending is not None:
+                    with contextlib.suppress(SourceUnavailable):
+                        pending.result()
+                    pending = None
+                kafka.submit(source.reposition).result()
+                continue
             # Only after the warehouse commit: tell Kafka (lag tools) how far we are. If this fails or we
             # crash before it, the warehouse's offsets still win on the next start.
             last_commit = kafka.submit(_commit_quietly, source, next_offsets)
-            position.update(next_offsets)
+            totals.partitions.update(next_offsets)
             totals.batches += 1
             totals.messages += result.messages
             totals.loaded += result.loaded
             totals.duplicates += result.duplicates
             totals.quarantined += result.quarantined
-            totals.lag = _lag(until, position)
             if progress:
                 progress(totals)
         if last_commit is not None:
@@ -210,14 +286,8 @@ def _commit_quietly(source: BatchSource, next_offsets: Offsets) -> None:
     try:
         source.commit(next_offsets)
     except Exception as exc:  # the group commit is informational; the warehouse holds the truth
-        log.warning("committing offsets to the Kafka consumer group failed (%s); the warehouse has them", exc)
-
-
-def _next_offsets(messages: pl.DataFrame) -> Offsets:
-    """The offset after the last message of each (topic, partition) in the batch."""
-    rows = messages.group_by("topic", "partition").agg(pl.col("offset").max()).iter_rows()
-    # Kafka's convention, kept in the warehouse too: the offset stored is the NEXT one to read.
-    return {(topic, partition): last + 1 for topic, partition, last in rows}
+        # After a rebalance a commit of partitions now held by another member fails: expected, harmless.
+        log.info("committing offsets to the Kafka consumer group failed (%s); the warehouse has them", exc)
 
 
 def ingest_once(
@@ -237,6 +307,7 @@ def ingest_once(
         list(families),
         settings.consumer_group,
         request_timeout_s=request_timeout_s,
+        session_timeout_s=settings.kafka_session_timeout.total_seconds(),
     )
     try:
         with LakeWarehouse(settings.lake) as warehouse:
@@ -263,4 +334,26 @@ def ingest_events(settings: Settings, follow: bool = False, run_label: str = "")
     return {
         "batches": totals.batches, "messages": totals.messages, "loaded": totals.loaded,
         "duplicates": totals.duplicates, "quarantined": totals.quarantined,
+    }  # fmt: skip
+
+
+@flow(name="ingest-member", log_prints=False)
+def ingest_member(follow: bool = True) -> Any:
+    """Prefect flow: one member of the ingest consumer group (the ``ingest-member`` deployment's runs, on a
+    process work pool: each run is a member; run more at once, on this machine or others, to share the
+    partitions). Settings come from the environment of the worker that runs it (``LIVEOPS_*``, .env).
+
+    ``follow`` (the deployment's default) keeps consuming until the run is cancelled; without it the run
+    drains every partition up to the end offsets seen at its start, with the other members, and ends.
+    """
+    settings = Settings()
+    logger = get_run_logger()
+    try:
+        totals = ingest_once(settings, follow=follow, progress=lambda p: logger.info(p.line()))
+    except SourceError as exc:
+        return Failed(message=f"{SOURCE_FAILED}{exc}")
+    return {
+        "batches": totals.batches, "messages": totals.messages, "loaded": totals.loaded,
+        "duplicates": totals.duplicates, "quarantined": totals.quarantined, "rebalances": totals.rebalances,
+        "partitions": sorted(f"{topic}[{partition}]" for topic, partition in totals.partitions),
     }  # fmt: skip

@@ -400,7 +400,10 @@ def serve_deployments(settings: Settings, limit: int | None = None) -> None:
     """
     from prefect import serve
 
+    from flows.members import register_ingest_deployment
+
     ensure_warehouse_limit()
+    register_ingest_deployment(settings.ingest_pool)
     # Without this, stopping `serve` would pause the schedules on the server.
     serve(*deployments(settings), pause_on_shutdown=False, limit=limit)
 

@@ -19,6 +19,8 @@ from liveops.console import PREFECT_HELP, fail, load_settings, quiet_third_parti
 from liveops.redact import REDACTOR
 
 if TYPE_CHECKING:
+    import threading
+
     from liveops.settings import Settings
 
 app = typer.Typer(
@@ -198,13 +200,24 @@ def ingest(
     prefect: Annotated[
         bool, typer.Option("--prefect/--no-prefect", help=PREFECT_HELP.format(flow="ingest-events"))
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="run this many members of the consumer group as processes here (Kafka splits the partitions)",
+        ),
+    ] = 1,
 ) -> None:
     """Consume the four topics into the warehouse (a DuckLake): validate, quarantine bad messages, drop duplicates, exactly once.
 
-    By default it drains every partition up to the end offsets seen at start, then stops (for scheduled
-    runs). Each micro-batch is written with its offsets in one lake transaction, so an interrupted run is
-    repaired by running again. Ctrl-C finishes the batch in hand and exits cleanly. Analysts see each batch as
-    soon as it is committed (`liveops query` reads the lake's latest snapshot).
+    Each ingest process is a member of the consumer group LIVEOPS_CONSUMER_GROUP: start more (here with
+    --workers N, or on other machines, or as Prefect flow runs: docs/ingest.md) and Kafka splits the
+    partitions between them. By default it drains every partition up to the end offsets seen at start, then
+    stops (for scheduled runs). Each micro-batch is written with its offsets in one lake transaction, so an
+    interrupted run is repaired by running again. Ctrl-C finishes the batch in hand and exits cleanly.
+    Analysts see each batch as soon as it is committed (`liveops query` reads the lake's latest snapshot).
     """
     import signal
     import threading
@@ -223,6 +236,9 @@ def ingest(
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
+        if workers > 1:
+            _ingest_members(workers, follow, stop)
+            return
         if tracked_by_prefect(prefect) and not follow:
             from prefect.client.schemas.objects import State
 
@@ -239,6 +255,21 @@ def ingest(
         signal.signal(signal.SIGINT, previous)
     assert isinstance(result, IngestProgress)
     say(f"ingest done: {result.line()}")
+
+
+def _ingest_members(workers: int, follow: bool, stop: threading.Event) -> None:
+    from flows.members import run_members
+
+    say(f"starting {workers} members of the consumer group (Kafka splits the partitions between them) ...")
+    results = run_members(workers, follow, say, stop)
+    failed = [r for r in results if r.returncode != 0]
+    if failed:
+        raise fail(
+            f"{len(failed)} of {workers} members failed: "
+            + "; ".join(f"member {r.number}: {r.last_line or f'exit {r.returncode}'}" for r in failed)
+            + ". Nothing is lost: rerun `liveops ingest` to continue."
+        )
+    say(f"ingest done: {workers} members")
 
 
 def _now_label() -> str:

@@ -180,11 +180,12 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _kafka_status(settings: Settings) -> dict[str, Any]:
-    from streams.admin import AdminError, read_consumer_lag
+    from streams.admin import AdminError, read_consumer_lag, read_group_members
 
     topics = list(settings.topics.by_family().values())
     try:
         lags = read_consumer_lag(settings.kafka_client_config(), settings.consumer_group, topics)
+        members = read_group_members(settings.kafka_client_config(), settings.consumer_group)
     except AdminError as exc:
         return {"reachable": False, "bootstrap_servers": settings.bootstrap_servers, "error": str(exc)}
     return {
@@ -192,6 +193,14 @@ def _kafka_status(settings: Settings) -> dict[str, Any]:
         "bootstrap_servers": settings.bootstrap_servers,
         "consumer_group": settings.consumer_group,
         "lag": sum(t.lag for t in lags),
+        "members": [
+            {
+                "client_id": m.client_id, "host": m.host,
+                "partitions": [{"topic": t, "partition": p} for t, p in m.partitions],
+                "lag": sum(p.lag for t in lags for p in t.partitions if (p.topic, p.partition) in set(m.partitions)),
+            }
+            for m in members
+        ],
         "topics": [
             {
                 "topic": t.topic, "exists": t.exists, "end_offset": t.end_offset, "committed": t.committed,
@@ -372,6 +381,13 @@ def _ago(value: str | None, now: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M:%S} UTC ({age})"
 
 
+def _held(partitions: list[dict[str, Any]]) -> str:
+    by_topic: dict[str, list[int]] = {}
+    for p in partitions:
+        by_topic.setdefault(p["topic"], []).append(p["partition"])
+    return ", ".join(f"{t}[{','.join(map(str, sorted(ns)))}]" for t, ns in sorted(by_topic.items())) or "no partition"
+
+
 def format_status(status: dict[str, Any]) -> str:
     """``collect_status``'s result as text for a terminal."""
     now = datetime.fromisoformat(status["at"])
@@ -390,6 +406,14 @@ def format_status(status: dict[str, Any]) -> str:
                 lines.append(f"  {t['topic']:<28} does not exist (liveops kafka create-topics)")
                 continue
             lines.append(f"  {t['topic']:<28} {t['end_offset']:>12,} {t['committed']:>12,} {t['lag']:>10,}")
+        members = kafka.get("members", [])
+        if members:
+            lines.append(f"  {len(members)} member(s) of the group now, the partitions Kafka gave each and their lag:")
+            for m in members:
+                held = _held(m["partitions"])
+                lines.append(f"    {m['client_id']} ({m['host']}): {held}; lag {m['lag']:,}")
+        else:
+            lines.append("  no member of the group is running (no ingest now)")
     lines.append("")
     wh = status["warehouse"]
     if not wh["exists"]:

@@ -107,6 +107,15 @@ class Settings(BaseSettings):
         timedelta(seconds=60),
         description="how long ingest retries when the broker stops answering before it stops (nothing is lost)",
     )
+    ingest_pool: str = Field(
+        "liveops-ingest",
+        description="the Prefect process work pool `liveops serve` registers the ingest-member deployment on",
+    )
+    kafka_session_timeout: timedelta = Field(
+        timedelta(seconds=10),
+        description="after this long without a heartbeat, the consumer group gives a member's partitions to the "
+        "others (a killed member's partitions move after this; the broker admits 6 s to 30 min)",
+    )
 
     # Marts build
     build_slice_events: int = Field(
@@ -163,6 +172,13 @@ class Settings(BaseSettings):
     def _positive_retry(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("must be positive (e.g. 'PT1M' or 60)")
+        return value
+
+    @field_validator("kafka_session_timeout")
+    @classmethod
+    def _session_timeout(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=6) <= value <= timedelta(minutes=30):
+            raise ValueError("must be between 6 s and 30 min, the broker's bounds (e.g. 'PT45S' or 45)")
         return value
 
     @field_validator("ingest_interval")

@@ -54,6 +54,29 @@ class TopicLag:
         return sum(p.lag for p in self.partitions)
 
 
+@dataclass(frozen=True)
+class GroupMember:
+    """One member of the consumer group: who (client id, host) and the partitions it holds."""
+
+    client_id: str
+    host: str
+    partitions: tuple[tuple[str, int], ...]
+
+
+def _members(admin: Any, group_id: str) -> tuple[GroupMember, ...]:
+    described = admin.describe_groups([group_id]).get(group_id) or {}
+    members = []
+    for member in described.get("members") or []:
+        assignment = member.get("member_assignment")
+        held: list[tuple[str, int]] = []
+        if assignment is not None and hasattr(assignment, "partitions"):
+            held = sorted((tp.topic, tp.partition) for tp in assignment.partitions())
+        members.append(
+            GroupMember(str(member.get("client_id", "")), str(member.get("client_host", "")).lstrip("/"), tuple(held))
+        )
+    return tuple(sorted(members, key=lambda m: (m.partitions[:1], m.client_id)))
+
+
 def read_consumer_lag(
     client_config: dict[str, Any], group_id: str, topics: Sequence[str], timeout_ms: int = 5000
 ) -> list[TopicLag]:
@@ -106,4 +129,23 @@ def read_consumer_lag(
         raise AdminError(f"Kafka did not answer: {exc}") from exc
     finally:
         consumer.close()
+        admin.close()
+
+
+def read_group_members(client_config: dict[str, Any], group_id: str, timeout_ms: int = 5000) -> tuple[GroupMember, ...]:
+    """The members of ``group_id`` now, each with the partitions Kafka assigned it (empty: no member).
+
+    Raises:
+        AdminError: the broker cannot be reached.
+    """
+    config = client_config | {"bootstrap_timeout_ms": timeout_ms, "request_timeout_ms": max(timeout_ms, 5000)}
+    try:
+        admin = KafkaAdminClient(**config)
+    except KafkaError as exc:
+        raise AdminError(f"cannot reach Kafka at {client_config.get('bootstrap_servers')}: {exc}") from exc
+    try:
+        return _members(admin, group_id)
+    except KafkaError as exc:
+        raise AdminError(f"Kafka did not answer: {exc}") from exc
+    finally:
         admin.close()

@@ -201,15 +201,23 @@ def open_lake(
         con.execute("SET enable_progress_bar = false")
         load_lake_extensions(con, postgres=config.kind == "postgres", httpfs=config.s3 is not None)
         _secrets(con, config)
-        try:
-            con.execute(config.attach_sql(read_only=read_only, snapshot=snapshot, at=at))
-        except duckdb.Error as exc:
-            raise WarehouseError(_attach_advice(config, exc)) from None
+
+        def attach() -> None:
+            try:
+                con.execute(config.attach_sql(read_only=read_only, snapshot=snapshot, at=at))
+            except duckdb.Error as exc:
+                if is_conflict(exc):  # a new lake being created by another writer at the same moment
+                    raise CommitConflict(mask_passwords(str(exc), config.catalog_password)) from None
+                raise WarehouseError(_attach_advice(config, exc)) from None
+
+        retry_busy(attach, "opening the warehouse")
         con.execute(f"USE {LAKE}")
         if migrate and not read_only:
             from warehouse.migrations import migrate as apply_migrations  # (Polars: only writers pay for it)
 
-            apply_migrations(con)
+            # Several writers opening a new lake at once (members of a group starting together) race to
+            # migrate it: the loser's commit conflicts, and its retry finds the migrations done.
+            retry_busy(lambda: apply_migrations(con), "migrating the warehouse")
     except BaseException:
         con.close()
         raise
@@ -273,8 +281,8 @@ def retry_busy(work: Callable[[], T], what: str, attempts: int = 10, first_wait_
     for attempt in range(1, attempts + 1):
         try:
             return work()
-        except CommitConflict as exc:
-            if attempt == attempts:
+        except (CommitConflict, duckdb.Error) as exc:
+            if not is_conflict(exc) or attempt == attempts:
                 raise
             log.debug("%s: %s; try %d of %d in %.1f s", what, exc, attempt + 1, attempts, wait)
             time.sleep(wait * random.uniform(0.5, 1.5))

@@ -16,7 +16,11 @@ message that reuses an ``event_id`` with an ``event_time`` on another day is a d
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -25,7 +29,8 @@ import duckdb
 import polars as pl
 
 from schemas.events import FAMILIES, Family
-from warehouse.lake import LakeConfig, open_lake, retry_busy, transaction
+from warehouse import offsets
+from warehouse.lake import LakeConfig, open_lake, retry_busy, second_connection, transaction
 from warehouse.migrations import raw_table
 
 log = logging.getLogger(__name__)
@@ -48,8 +53,16 @@ class BatchResult:
 class WarehouseWriter(Protocol):
     """Where ingest writes: rows, quarantine and offsets together, atomically."""
 
-    def read_offsets(self) -> Offsets:
-        """The next offset to read per (topic, partition), as committed with the rows."""
+    def read_offsets(self, partitions: Iterable[tuple[str, int]] | None = None) -> Offsets:
+        """The next offset to read per (topic, partition), as committed with the rows (of ``partitions``)."""
+        ...
+
+    def ensure_partitions(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """Make sure the warehouse can record the offsets of ``partitions``."""
+        ...
+
+    def record_unread(self, positions: Offsets) -> None:
+        """Record the position of partitions the warehouse has no offset for (nothing to read in them)."""
         ...
 
     def load_batch(
@@ -61,8 +74,15 @@ class WarehouseWriter(Protocol):
         duplicates_in_batch: int,
         unknown_fields: int,
         started_at: datetime,
+        start_offsets: Offsets | None = None,
     ) -> BatchResult:
-        """Write one batch and its next offsets in one transaction."""
+        """Write one batch and its next offsets in one transaction.
+
+        Raises:
+            StaleBatch: a partition's stored offset is not the batch's ``start_offsets`` (another member
+                committed it first): nothing was written. Without ``start_offsets`` (a loader that is the
+                only writer of its partitions: offline loads, tests) there is no such check.
+        """
         ...
 
 
@@ -123,15 +143,26 @@ def _keep_first_arrival(con: duckdb.DuckDBPyConnection, table: str, days: str, n
 class LakeWarehouse:
     """Ingest's writer on the lake: rows, quarantine, offsets and the batch ledger in one lake transaction.
 
-    Each partition's next offset is its own row of ``ingest_offsets``, so writers of different partitions
-    never change the same row (their commits do not conflict).
+    Each partition's next offset is its own table (warehouse/offsets.py), so writers of different partitions
+    never conflict, and a batch commits only if its partitions' offsets are still where it started reading
+    (the fence against a member that lost its partitions while stalled).
+
+    Args:
+        lake: the lake to write.
+        member: who writes (host and process, recorded with each partition's offset).
     """
 
-    def __init__(self, lake: LakeConfig) -> None:
+    def __init__(self, lake: LakeConfig, member: str | None = None) -> None:
         self.lake = lake
+        self.member = member or f"{socket.gethostname()}:{os.getpid()}"
         self.con = open_lake(lake)
+        # The rebalance listener reads offsets from Kafka's thread while this one loads: its own cursor.
+        self._reader = second_connection(self.con)
+        self._reader_lock = threading.Lock()
+        self._has_tables: set[tuple[str, int]] = set()  # partitions known to have their offsets table
 
     def close(self) -> None:
+        self._reader.close()
         self.con.close()
 
     def __enter__(self) -> LakeWarehouse:
@@ -140,9 +171,27 @@ class LakeWarehouse:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def read_offsets(self) -> Offsets:
-        rows = self.con.execute('SELECT topic, "partition", next_offset FROM ingest_offsets').fetchall()
-        return {(topic, partition): offset for topic, partition, offset in rows}
+    def read_offsets(self, partitions: Iterable[tuple[str, int]] | None = None) -> Offsets:
+        with self._reader_lock:
+            return offsets.read_offsets(self._reader, partitions)
+
+    def ensure_partitions(self, partitions: Iterable[tuple[str, int]]) -> None:
+        wanted = set(partitions)
+        if wanted <= self._has_tables:
+            return
+        with self._reader_lock:
+            offsets.ensure_partitions(self._reader, wanted)
+        self._has_tables |= wanted
+
+    def record_unread(self, positions: Offsets) -> None:
+        """Record the position of partitions the lake has no offset for (nothing to read in them)."""
+        self.ensure_partitions(positions)
+
+        def record() -> None:
+            with transaction(self.con):
+                offsets.record_unread(self.con, positions, self.member)
+
+        retry_busy(record, "recording offsets")
 
     def load_batch(
         self,
@@ -153,11 +202,20 @@ class LakeWarehouse:
         duplicates_in_batch: int,
         unknown_fields: int,
         started_at: datetime,
+        start_offsets: Offsets | None = None,
     ) -> BatchResult:
+        self.ensure_partitions(next_offsets)
         # Another writer committing at the same moment (a build, SQLite's one-writer lock) only delays it.
         return retry_busy(
             lambda: self._load_once(
-                valid, quarantine, next_offsets, messages, duplicates_in_batch, unknown_fields, started_at
+                valid,
+                quarantine,
+                next_offsets,
+                messages,
+                duplicates_in_batch,
+                unknown_fields,
+                started_at,
+                start_offsets,
             ),
             "ingest batch",
         )
@@ -171,6 +229,7 @@ class LakeWarehouse:
         duplicates_in_batch: int,
         unknown_fields: int,
         started_at: datetime,
+        start_offsets: Offsets | None = None,
     ) -> BatchResult:
         con = self.con
         batch_id = uuid.uuid4().hex
@@ -178,6 +237,9 @@ class LakeWarehouse:
         offered = 0
         corrected = 0
         with transaction(con):
+            # First the fence: a stale batch writes nothing (and its partitions' tables conflict with the
+            # owner's commit if both commit at the same moment).
+            offsets.advance(con, start_offsets, next_offsets, batch_id, self.member)
             now = datetime.now(UTC)
             max_times = []
             for family in FAMILIES:
@@ -206,29 +268,15 @@ class LakeWarehouse:
                     "AND t.kafka_offset >= (SELECT min(kafka_offset) FROM batch_quarantine))"
                 )
                 con.unregister("batch_quarantine")
-            self._store_offsets(next_offsets)
             duplicates = duplicates_in_batch + offered - loaded
             max_event_time = max((t for t in max_times if t is not None), default=None)
             con.execute(
-                "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     batch_id, started_at, datetime.now(UTC), messages, loaded, duplicates, quarantine.height,
-                    unknown_fields, max_event_time,
+                    unknown_fields, max_event_time, self.member,
                 ],
             )  # fmt: skip
         if corrected:
             log.info("%d duplicate(s) arrived before the copy kept: their arrival is now the earlier one", corrected)
         return BatchResult(batch_id, messages, loaded, duplicates, quarantine.height, unknown_fields)
-
-    def _store_offsets(self, next_offsets: Offsets) -> None:
-        """Move each partition's row of ``ingest_offsets`` to its next offset (a new row for a new partition)."""
-        known = self.read_offsets()
-        for (topic, partition), offset in sorted(next_offsets.items()):
-            if (topic, partition) in known:
-                if known[(topic, partition)] != offset:
-                    self.con.execute(
-                        'UPDATE ingest_offsets SET next_offset = ? WHERE topic = ? AND "partition" = ?',
-                        [offset, topic, partition],
-                    )
-            else:
-                self.con.execute("INSERT INTO ingest_offsets VALUES (?, ?, ?)", [topic, partition, offset])

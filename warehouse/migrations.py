@@ -12,7 +12,8 @@ from collections.abc import Callable
 import duckdb
 
 from schemas.events import FAMILIES, Family, duckdb_columns
-from warehouse.lake import transaction
+from warehouse import offsets
+from warehouse.lake import CommitConflict, transaction
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,16 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         if version in done:
             continue
         with transaction(con):
-            step(con)
+            if con.execute("SELECT count(*) FROM schema_migrations WHERE version = ?", [version]).fetchone() != (0,):
+                continue  # another writer applied it meanwhile
+            try:
+                step(con)
+            except duckdb.CatalogException as exc:
+                if "already exists" not in str(exc):
+                    raise
+                # Another writer is applying the same migration at this moment: ours is rolled back and
+                # the caller's retry finds it recorded.
+                raise CommitConflict(f"migration {version} applied by another writer at the same moment") from exc
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, description])
         log.debug("warehouse migration %d applied: %s", version, description)
         applied.append(version)
@@ -655,3 +665,24 @@ def _partition_raw(con: duckdb.DuckDBPyConnection) -> None:
 
 
 MIGRATIONS.append((9, "raw tables partitioned by the UTC day of event_time", _partition_raw))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Migration 10: one offsets table per Kafka partition (warehouse/offsets.py), for consumer-group members.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _offsets_per_partition(con: duckdb.DuckDBPyConnection) -> None:
+    # Members of a consumer group each advance their own partitions; rows of one shared table would make
+    # every pair of their commits conflict. The view of the same name keeps the old table's columns.
+    rows = con.execute('SELECT topic, "partition", next_offset FROM ingest_offsets').fetchall()
+    con.execute("DROP TABLE ingest_offsets")
+    offsets.create_schema(con)
+    offsets.add_partitions(con, [(t, p) for t, p, _ in rows], {(t, p): o for t, p, o in rows})
+    # Which member committed each batch (host:pid; NULL for batches before this migration).
+    con.execute("ALTER TABLE ingest_batches ADD COLUMN member VARCHAR")
+
+
+MIGRATIONS.append(
+    (10, "offsets: one table per Kafka partition, the view ingest_offsets over them", _offsets_per_partition)
+)

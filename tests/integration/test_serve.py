@@ -25,10 +25,10 @@ import typer
 from typer.testing import CliRunner
 
 from flows.ingest import ingest_once
-from flows.schedule import HOURLY_DEPLOYMENT, REPORT_DEPLOYMENT, WAREHOUSE_LIMIT, LocalPrefectServer
+from flows.schedule import HOURLY_DEPLOYMENT, REPORT_DEPLOYMENT, WAREHOUSE_LIMIT
 from liveops.ops_cmd import backfill, status
 from liveops.settings import Settings
-from streams.broker import create_topics, free_port
+from streams.broker import create_topics
 from streams.producer import produce
 from streams.simulator import SimConfig, simulate
 from tests.conftest import lake_env
@@ -40,17 +40,6 @@ SIMULATION = SimConfig(days=2, users=40, channels=3, campaigns=1, seed=11, targe
 DAY = date(2026, 11, 1)
 RUN_TIMEOUT_S = 420.0
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-@pytest.fixture
-def prefect_api(tmp_path: Path) -> Iterator[str]:
-    """A real `prefect server start` on a free loopback port with its own PREFECT_HOME (stopped afterwards)."""
-    server = LocalPrefectServer(home=tmp_path / "prefect-server", port=free_port(), startup_timeout_s=300)
-    server.start()
-    try:
-        yield server.api_url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -26,11 +26,11 @@ def _read_all(
     which must be empty (nothing past the bounds). Every record as (topic, partition, offset, value)."""
     seen: list[tuple[str, int, int, bytes]] = []
     for _ in range(200):
-        batch = source.read_batch(max_messages, until, timeout_s=2.0)
+        batch = source.read_batch(max_messages, until, timeout_s=2.0).messages
         assert batch.height <= max_messages
         seen += batch.select("topic", "partition", "offset", "value").rows()
         if len(seen) >= expected:
-            assert source.read_batch(max_messages, until, timeout_s=1.0).is_empty()
+            assert source.read_batch(max_messages, until, timeout_s=1.0).messages.is_empty()
             return seen
     raise AssertionError(f"{len(seen)} records of {expected} after 200 batches")
 

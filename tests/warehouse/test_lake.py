@@ -17,6 +17,7 @@ from warehouse.lake import LakeConfig, WarehouseBusy, WarehouseError, current_sn
 from warehouse.lease import lease
 from warehouse.loader import LakeWarehouse, _day_ranges
 from warehouse.maintenance import live_files, maintain
+from warehouse.migrations import MIGRATIONS
 
 T0 = datetime(2026, 11, 3, 10, tzinfo=UTC)
 
@@ -97,9 +98,9 @@ def test_time_travel_reads_an_earlier_snapshot(tmp_path: Path) -> None:
 def test_a_rolled_back_transaction_leaves_nothing(tmp_path: Path) -> None:
     with open_lake(new_lake(tmp_path)) as con:
         with pytest.raises(RuntimeError), transaction(con):
-            con.execute("INSERT INTO ingest_offsets VALUES ('t', 0, 1)")
+            con.execute("INSERT INTO leases VALUES ('x', 'me', now(), now())")
             raise RuntimeError("crash between write and commit")
-        assert con.execute("SELECT count(*) FROM ingest_offsets").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM leases").fetchone() == (0,)
 
 
 def test_one_build_lease_at_a_time(tmp_path: Path) -> None:
@@ -137,7 +138,7 @@ def test_a_postgres_catalog_keeps_its_password_out_of_sight(lake: LakeConfig) ->
     assert lake.catalog_password and lake.catalog_password not in lake.attach_sql()
     assert lake.catalog_password not in lake.describe() and lake.catalog_password not in repr(lake)
     with open_lake(lake) as con:
-        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (9,)
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (len(MIGRATIONS),)
     wrong = LakeConfig(lake.catalog, lake.data_path, "not-the-password")
     with pytest.raises(WarehouseError, match="password authentication failed") as failure:
         open_lake(wrong)
@@ -253,3 +254,30 @@ def test_a_day_lives_in_its_own_files(tmp_path: Path) -> None:
             "'2026-11-04 00:00:00+00' AND event_time < TIMESTAMPTZ '2026-11-05 00:00:00+00'"
         ).fetchall()[0][1]
         assert "day=4" in plan and "day=3" not in plan
+
+
+def test_writers_opening_a_new_lake_at_once_all_open_it_migrated(tmp_path: Path) -> None:
+    """Members of a consumer group started together on a new lake race to create and migrate it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from warehouse.lake import LakeConfig, open_lake\n"
+        "con = open_lake(LakeConfig(sys.argv[1], sys.argv[2]))\n"
+        "print(con.execute('SELECT count(*) FROM schema_migrations').fetchone()[0])\n"
+    )
+    catalog, data = f"sqlite:{tmp_path / 'catalog.sqlite'}", f"{tmp_path / 'files'}/"
+    root = Path(__file__).resolve().parents[2]
+    opening = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, catalog, data],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=300) for p in opening]
+    assert [p.returncode for p in opening] == [0] * 4, [err for _, err in results]
+    assert [out.strip() for out, _ in results] == [str(len(MIGRATIONS))] * 4  # each migration recorded once

@@ -31,7 +31,8 @@ def test_a_failed_migration_closes_the_connection(tmp_path: Path, monkeypatch: p
     script = (
         "import sys; from warehouse.lake import LakeConfig, open_lake\n"
         "con = open_lake(LakeConfig(sys.argv[1], sys.argv[2]))\n"
-        "con.execute('INSERT INTO ingest_offsets VALUES (?, ?, ?)', ['t', 0, 1]); con.close()\n"
+        "con.execute('INSERT INTO ingest_batches (batch_id, started_at, committed_at, messages, loaded, duplicates, "
+        "quarantined, unknown_fields) VALUES (?, now(), now(), 0, 0, 0, 0, 0)', ['b']); con.close()\n"
     )
     opened = subprocess.run(
         [sys.executable, "-c", script, lake.catalog, lake.data_path],
