@@ -63,14 +63,25 @@ class GroupMember:
     partitions: tuple[tuple[str, int], ...]
 
 
+def _assigned(assignment: Any) -> list[tuple[str, int]]:
+    """The partitions of a member's assignment, as kafka-python describes it (an object or its dict form)."""
+    if assignment is None:
+        return []
+    if hasattr(assignment, "partitions"):
+        return [(tp.topic, tp.partition) for tp in assignment.partitions()]
+    entries = assignment.get("assigned_partitions") if isinstance(assignment, dict) else None
+    held = []
+    for entry in entries or []:
+        topic, numbers = (entry.get("topic"), entry.get("partitions")) if isinstance(entry, dict) else entry[:2]
+        held += [(str(topic), int(n)) for n in numbers or []]
+    return held
+
+
 def _members(admin: Any, group_id: str) -> tuple[GroupMember, ...]:
     described = admin.describe_groups([group_id]).get(group_id) or {}
     members = []
     for member in described.get("members") or []:
-        assignment = member.get("member_assignment")
-        held: list[tuple[str, int]] = []
-        if assignment is not None and hasattr(assignment, "partitions"):
-            held = sorted((tp.topic, tp.partition) for tp in assignment.partitions())
+        held = sorted(_assigned(member.get("member_assignment")))
         members.append(
             GroupMember(str(member.get("client_id", "")), str(member.get("client_host", "")).lstrip("/"), tuple(held))
         )

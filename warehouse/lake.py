@@ -206,7 +206,9 @@ def open_lake(
             try:
                 con.execute(config.attach_sql(read_only=read_only, snapshot=snapshot, at=at))
             except duckdb.Error as exc:
-                if is_conflict(exc):  # a new lake being created by another writer at the same moment
+                # A new lake being created by another writer at the same moment (SQLite: locked; PostgreSQL:
+                # the other's metadata tables appeared meanwhile): try again, it then finds the lake.
+                if is_conflict(exc) or (not read_only and "already exists" in str(exc)):
                     raise CommitConflict(mask_passwords(str(exc), config.catalog_password)) from None
                 raise WarehouseError(_attach_advice(config, exc)) from None
 

@@ -187,6 +187,8 @@ def test_status_lists_the_groups_members_with_their_partitions(settings: Setting
     finally:
         member.send_signal(signal.SIGINT)
         member.communicate(timeout=120)
+        if member.stderr is not None:
+            member.stderr.close()
     assert shown.returncode == 0, shown.stderr
     assert "1 member(s) of the group now" in shown.stdout, shown.stdout
     line = next(line for line in shown.stdout.splitlines() if f"-{member.pid} (" in line)
