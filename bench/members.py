@@ -33,6 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import duckdb  # noqa: E402
+
 from liveops.settings import Settings  # noqa: E402
 from streams.broker import LocalBroker, create_topics, free_port  # noqa: E402
 from streams.producer import produce  # noqa: E402
@@ -53,7 +55,7 @@ def lake_lag(lake: LakeConfig, total: int) -> int | None:
     try:
         with open_lake(lake, read_only=True) as con:
             row = con.execute("SELECT coalesce(sum(next_offset), 0) FROM ingest_offsets").fetchone()
-    except WarehouseError:
+    except (WarehouseError, duckdb.Error):  # not there yet, or still being migrated
         return None
     return total - int(row[0]) if row else None
 

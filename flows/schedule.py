@@ -11,6 +11,9 @@ Three deployments (docs/operations.md):
 - ``lake-maintenance/lake-maintenance``: daily, two hours after the report: compaction of small files,
   expiry of snapshots older than ``LIVEOPS_LAKE_SNAPSHOT_RETENTION``, deletion of unused files.
 
+Beside them, ``serve_deployments`` registers ``ingest-member/ingest-member`` on a Prefect process work pool
+(``flows/members.py``): Prefect workers anywhere run its flow runs, each a member of the ingest consumer group.
+
 The I/O steps are Prefect tasks with retries (all of them are idempotent). The lake admits several
 writers, but the hourly run and the report's refresh would only do the same work twice, so their steps
 that write the warehouse hold a slot of the global concurrency limit ``liveops-warehouse`` (1 slot, created by

@@ -25,6 +25,7 @@ import typer
 from typer.testing import CliRunner
 
 from flows.ingest import ingest_once
+from flows.members import INGEST_DEPLOYMENT
 from flows.schedule import HOURLY_DEPLOYMENT, REPORT_DEPLOYMENT, WAREHOUSE_LIMIT
 from liveops.ops_cmd import backfill, status
 from liveops.settings import Settings
@@ -149,14 +150,18 @@ def test_serve_runs_both_deployments_against_a_prefect_server(
         with temporary_settings(updates={PREFECT_API_URL: prefect_api}), get_client(sync_client=True) as client:
             deadline = time.monotonic() + 120
             deployments: dict[str, Any] = {}
-            while time.monotonic() < deadline and len(deployments) < 2:
+            while time.monotonic() < deadline and len(deployments) < 3:
                 assert serve.poll() is None, f"liveops serve exited early:\n{serve_log()}"
-                for name in (HOURLY_DEPLOYMENT, REPORT_DEPLOYMENT):
+                for name in (HOURLY_DEPLOYMENT, REPORT_DEPLOYMENT, INGEST_DEPLOYMENT):
                     try:
                         deployments[name] = client.read_deployment_by_name(name)
                     except Exception:  # not registered yet
                         time.sleep(1.0)
-            assert len(deployments) == 2, f"deployments not registered in time:\n{serve_log()}"
+            assert len(deployments) == 3, f"deployments not registered in time:\n{serve_log()}"
+            # Group members for Prefect workers: on the process work pool, following by default.
+            member = deployments[INGEST_DEPLOYMENT]
+            assert member.work_pool_name == "liveops-ingest" and member.parameters == {"follow": True}
+            assert client.read_work_pool("liveops-ingest").type == "process"
 
             hourly, report = deployments[HOURLY_DEPLOYMENT], deployments[REPORT_DEPLOYMENT]
             assert [s.schedule.interval.total_seconds() for s in hourly.schedules] == [3600.0]
