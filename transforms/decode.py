@@ -410,58 +410,79 @@ def _optional_getter(event_type: EventType) -> Callable[[msgspec.Struct], tuple[
     return operator.attrgetter(*(f.name for f in _event_fields(event_type) if f.nullable), "event_id")
 
 
-def _decoded_rows(values: list[bytes | None], family: Family) -> tuple[list[int], list[int], list[int]]:
-    """The rows that msgspec decodes as one of the family's event types, the names and the quotes of each.
+# Messages turned into Python objects at a time: msgspec needs one ``bytes`` a message, and a chunk of them
+# bounds those objects (and their memory) whatever the batch size.
+_CHUNK = 8192
+
+
+@dataclass
+class _Accepted:
+    """What the msgspec pass keeps of the messages it decoded (see :func:`_decoded_rows`)."""
+
+    rows: list[int]  # in the family's part
+    names: list[int]  # distinct names each holds: the tag, the required fields, the optional ones not left out
+    quotes: list[int]  # ``"`` bytes each holds
+    ndjson: io.BytesIO  # the messages, one a line, for :func:`_typed_fast`
+
+
+def _decoded_rows(values: pl.Series, family: Family) -> _Accepted:
+    """The rows that msgspec decodes as one of the family's event types, with their names and quotes.
 
     One C call a message; the Struct is dropped at once (while it is in the CPU's cache: keeping 100,000 of
-    them and reading them back costs more than the parse). The number of distinct names (the tag, the
-    required fields, the optional fields not left out) is what :func:`_fast_checks` compares with the keys
-    the message holds: msgspec keeps the last value of a repeated key, which the contract calls
-    ``invalid_json``; the quotes (``"`` bytes) tell how many keys it holds (:func:`_fast_checks`).
+    them and reading them back costs more than the parse). The names are what :func:`_fast_checks` compares
+    with the keys the message holds (msgspec keeps the last value of a repeated key, which the contract
+    calls ``invalid_json``), and the quotes tell those keys. The messages are read :data:`_CHUNK` at a time,
+    and each accepted one is written to one newline-delimited buffer: a raw newline in a valid message is
+    whitespace between tokens (within a string it must be escaped), so it becomes a space.
     """
     decode: Callable[[bytes | None], msgspec.Struct] = _decoder(family).decode  # type: ignore[assignment]
     shape = {_struct(t): (len(_event_fields(t)) + 1, _optional_getter(t)) for t in event_types(family)}
     unset = msgspec.UNSET
-    rows: list[int] = []
-    names: list[int] = []
-    quotes: list[int] = []
-    for i, value in enumerate(values):
-        try:
-            obj = decode(value)
-        except (msgspec.DecodeError, TypeError):  # TypeError: a null value
-            continue
-        fields, optional = shape[obj.__class__]  # fields: +1 for the tag
-        rows.append(i)
-        names.append(fields - optional(obj).count(unset))
-        quotes.append(value.count(b'"'))  # type: ignore[union-attr]  # decoded: not None
-    return rows, names, quotes
+    accepted = _Accepted([], [], [], io.BytesIO())
+    rows, names, quotes, write = accepted.rows, accepted.names, accepted.quotes, accepted.ndjson.write
+    for start in range(0, values.len(), _CHUNK):
+        chunk: list[bytes | None] = values.slice(start, _CHUNK).to_list()
+        kept: list[bytes] = []
+        for i, value in enumerate(chunk, start):
+            try:
+                obj = decode(value)
+            except (msgspec.DecodeError, TypeError):  # TypeError: a null value
+                continue
+            fields, optional = shape[obj.__class__]  # fields: +1 for the tag
+            rows.append(i)
+            names.append(fields - optional(obj).count(unset))
+            kept.append(value)  # type: ignore[arg-type]  # decoded: not None
+        if kept:
+            lines = b"\n".join(kept) + b"\n"
+            if lines.count(b"\n") != len(kept) or b"\r" in lines:
+                lines = b"\n".join(v.replace(b"\n", b" ").replace(b"\r", b" ") for v in kept) + b"\n"
+            write(lines)
+            quotes += map(operator.methodcaller("count", b'"'), kept)
+    return accepted
 
 
-def _typed_fast(values: list[bytes], family: Family) -> pl.DataFrame:
+def _typed_fast(ndjson: io.BytesIO, family: Family) -> pl.DataFrame:
     """Typed columns of the messages msgspec decoded, in one native pass (their types are known to match).
 
     Polars reads them as newline-delimited JSON into the family's columns (``event_time`` as text), in Rust,
-    without a Python object a value. A raw newline in a valid message is whitespace between tokens (within a
-    string it must be escaped), so it becomes a space in the rare message holding one.
+    without a Python object a value.
     """
-    text = b"\n".join(values)
-    if text.count(b"\n") != len(values) - 1 or b"\r" in text:
-        text = b"\n".join(v.replace(b"\n", b" ").replace(b"\r", b" ") for v in values)
     kinds = {"int": pl.Int64(), "bool": pl.Boolean()}
     schema = {f.name: kinds.get(f.kind, pl.String()) for f in (*ENVELOPE, *family_fields(family))}
-    return pl.read_ndjson(io.BytesIO(text), schema=schema)
+    ndjson.seek(0)
+    return pl.read_ndjson(ndjson, schema=schema)
 
 
-def _exact_key_counts(texts: pl.Series) -> pl.Series:
+def _exact_key_counts(values: pl.Series) -> pl.Series:
     """Top-level keys of each message holding a backslash, a repeated key counted each time; null elsewhere.
 
     A message without a backslash has a ``"`` only where a string starts or ends (see :func:`_fast_checks`).
     An escape breaks that count, so the rare message holding one is counted by a parser that sees every
     pair (these messages passed msgspec: strict JSON whose values are all scalars, no nested object).
     """
-    counts: list[int | None] = [None] * texts.len()
-    for i in texts.str.contains("\\", literal=True).arg_true().to_list():
-        counts[i] = json.loads(texts[i], object_pairs_hook=len)
+    counts: list[int | None] = [None] * values.len()
+    for i in values.bin.contains(b"\\").arg_true().to_list():
+        counts[i] = json.loads(values[i], object_pairs_hook=len)
     return pl.Series("exact_keys", counts, dtype=pl.Int64())
 
 
@@ -505,25 +526,24 @@ _FAST_INSTANT = pl.col("event_time").str.to_datetime(
 def _fast_decode(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Type the messages that are valid beyond doubt; return them, and the other messages for the rules path.
 
-    One msgspec call a message (strict RFC 8259 JSON, types, lengths, bounds, enumerations), one DuckDB
-    pass for the typed columns of those accepted, then the few remaining rules on them, vectorised (no
-    repeated key among them). A message refused anywhere here is left to :func:`_rules_decode` untouched,
+    One msgspec call a message (strict RFC 8259 JSON, types, lengths, bounds, enumerations), one Polars
+    NDJSON read for the typed columns of those accepted, then the few remaining rules on them, vectorised
+    (no repeated key among them). A message refused anywhere here is left to :func:`_rules_decode` untouched,
     so the reason codes and their order are the rules path's own.
     """
-    values = part["value"].to_list()
-    decoded, names, quotes = _decoded_rows(values, family)
+    accepted = _decoded_rows(part["value"], family)
     schema = polars_schema(family)
-    if not decoded:
+    if not accepted.rows:
         return pl.DataFrame(schema=schema), part
-    rows = pl.Series("row", decoded, dtype=pl.UInt32())
-    texts = part["value"].gather(rows).cast(pl.String)  # UTF-8: msgspec read it
-    frame = _typed_fast(list(map(values.__getitem__, decoded)), family).with_columns(
+    rows = pl.Series("row", accepted.rows, dtype=pl.UInt32())
+    frame = _typed_fast(accepted.ndjson, family).with_columns(
         rows,
-        pl.Series("n_names", names, dtype=pl.Int64()),
-        pl.Series("quotes", quotes, dtype=pl.Int64()),
-        _exact_key_counts(texts),
+        pl.Series("n_names", accepted.names, dtype=pl.Int64()),
+        pl.Series("quotes", accepted.quotes, dtype=pl.Int64()),
+        _exact_key_counts(part["value"].gather(rows)),
         _FAST_INSTANT.alias("ts:event_time"),
     )
+    del accepted  # the buffer: the frame holds the columns now
     frame = frame.filter(_fast_checks(family))
     typed = frame.select(
         pl.col("ts:event_time").alias("event_time")
