@@ -13,8 +13,11 @@ frame). It prints µs a message and the ratio of each to the baseline. No broker
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +55,24 @@ def _orjson_alone(batch: pl.DataFrame) -> None:
             continue
 
 
+def _decoder_at(revision: str) -> Callable[..., object]:
+    """``decode_messages`` as the decoder was at a git revision (loaded from ``git show``, not checked out)."""
+    root = Path(__file__).resolve().parents[1]
+    source = subprocess.run(
+        ["git", "show", f"{revision}:transforms/decode.py"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as file:
+        file.write(source)
+    spec = importlib.util.spec_from_file_location("decode_at_revision", file.name)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    Path(file.name).unlink()
+    decode: Callable[..., object] = module.decode_messages
+    return decode
+
+
 def main() -> None:
     """Print µs a message (median of the rounds) of the decoder, the rules path alone and orjson alone."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,6 +80,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-rules", action="store_true", help="skip the (slow) rules-only contender")
+    parser.add_argument("--against", metavar="REV", help="also time the decoder of this git revision (e.g. main)")
     args = parser.parse_args()
     batches = _batches(args.messages, args.batch)
     total = sum(b.height for b in batches)
@@ -67,22 +89,37 @@ def main() -> None:
         "decode_messages": lambda b: decode_messages(b, families),  # type: ignore[arg-type]
         "orjson.loads alone": _orjson_alone,
     }
+    if args.against:
+        before = _decoder_at(args.against)
+        contenders[f"decoder at {args.against}"] = lambda b: before(b, families)
+        before(batches[0].head(1000), families)  # builds its cached decoders
     if not args.no_rules:
         contenders["rules path only"] = lambda b: decode_messages(b, families, fast=False)  # type: ignore[arg-type]
-    figures: dict[str, list[float]] = {name: [] for name in contenders}
+    wall: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
     decode_messages(batches[0].head(1000), families)  # type: ignore[arg-type]  # builds the cached decoders
     for _ in range(args.rounds):
         for name, run in contenders.items():
-            tick = time.perf_counter()
+            tick, cpu_tick = time.perf_counter(), time.process_time()
             for batch in batches:
                 run(batch)
-            figures[name].append((time.perf_counter() - tick) / total * 1e6)
+            wall[name].append((time.perf_counter() - tick) / total * 1e6)
+            cpu[name].append((time.process_time() - cpu_tick) / total * 1e6)
     print(f"{total:,} messages in batches of {args.batch:,}, {args.rounds} rounds (interleaved)")
-    baseline = statistics.median(figures["orjson.loads alone"])
-    for name, values in figures.items():
-        median = statistics.median(values)
-        runs = ", ".join(f"{v:.2f}" for v in values)
-        print(f"{name:>20}: {median:6.2f} µs/msg  {median / baseline:5.2f}x orjson alone  (runs: {runs})")
+    print("wall: elapsed time; cpu: this process's CPU time, all its threads (steadier on a busy machine)")
+    for label, figures in (("wall", wall), ("cpu", cpu)):
+        baseline = statistics.median(figures["orjson.loads alone"])
+        for name, values in figures.items():
+            median = statistics.median(values)
+            runs = ", ".join(f"{v:.2f}" for v in values)
+            print(
+                f"{label:>4} {name:>20}: {median:6.2f} µs/msg  {median / baseline:5.2f}x orjson alone  (runs: {runs})"
+            )
+        if args.against:
+            old = figures[f"decoder at {args.against}"]
+            ratios = [before / after for before, after in zip(old, figures["decode_messages"], strict=True)]
+            print(f"{label:>4} decode_messages is {statistics.median(ratios):.2f}x as fast as the decoder at "
+                  f"{args.against} (median of the rounds' ratios: {', '.join(f'{r:.2f}' for r in ratios)})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,10 +24,12 @@ The in-memory DuckDB connection used here does no I/O.
 from __future__ import annotations
 
 import functools
+import io
+import json
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import duckdb
@@ -408,66 +410,102 @@ def _optional_getter(event_type: EventType) -> Callable[[msgspec.Struct], tuple[
     return operator.attrgetter(*(f.name for f in _event_fields(event_type) if f.nullable), "event_id")
 
 
-def _decoded_rows(values: list[bytes | None], family: Family) -> tuple[list[int], list[int]]:
-    """The rows that msgspec decodes as one of the family's event types, and the names each one holds.
+# Messages turned into Python objects at a time: msgspec needs one ``bytes`` a message, and a chunk of them
+# bounds those objects (and their memory) whatever the batch size.
+_CHUNK = 8192
 
-    One C call a message. The number of distinct names (the tag, the required fields, the optional fields
-    not left out) is compared with the number of keys by :func:`_fast_checks`: msgspec keeps the last value
-    of a repeated key, which the contract calls ``invalid_json``.
+
+@dataclass
+class _Accepted:
+    """What the msgspec pass keeps of the messages it decoded (see :func:`_decoded_rows`)."""
+
+    rows: list[int]  # in the family's part
+    names: list[int]  # distinct names each holds: the tag, the required fields, the optional ones not left out
+    quotes: list[int]  # ``"`` bytes each holds
+    ndjson: io.BytesIO  # the messages, one a line, for :func:`_typed_fast`
+
+
+def _decoded_rows(values: pl.Series, family: Family) -> _Accepted:
+    """The rows that msgspec decodes as one of the family's event types, with their names and quotes.
+
+    One C call a message; the Struct is dropped at once (while it is in the CPU's cache: keeping 100,000 of
+    them and reading them back costs more than the parse). The names are what :func:`_fast_checks` compares
+    with the keys the message holds (msgspec keeps the last value of a repeated key, which the contract
+    calls ``invalid_json``), and the quotes tell those keys. The messages are read :data:`_CHUNK` at a time,
+    and each accepted one is written to one newline-delimited buffer: a raw newline in a valid message is
+    whitespace between tokens (within a string it must be escaped), so it becomes a space.
     """
     decode: Callable[[bytes | None], msgspec.Struct] = _decoder(family).decode  # type: ignore[assignment]
     shape = {_struct(t): (len(_event_fields(t)) + 1, _optional_getter(t)) for t in event_types(family)}
     unset = msgspec.UNSET
-    rows: list[int] = []
-    names: list[int] = []
-    for i, value in enumerate(values):
-        try:
-            obj = decode(value)
-        except (msgspec.DecodeError, TypeError):  # TypeError: a null value
-            continue
-        fields, optional = shape[obj.__class__]  # fields: +1 for the tag
-        rows.append(i)
-        names.append(fields - optional(obj).count(unset))
-    return rows, names
+    accepted = _Accepted([], [], [], io.BytesIO())
+    rows, names, quotes, write = accepted.rows, accepted.names, accepted.quotes, accepted.ndjson.write
+    for start in range(0, values.len(), _CHUNK):
+        chunk: list[bytes | None] = values.slice(start, _CHUNK).to_list()
+        kept: list[bytes] = []
+        for i, value in enumerate(chunk, start):
+            try:
+                obj = decode(value)
+            except (msgspec.DecodeError, TypeError):  # TypeError: a null value
+                continue
+            fields, optional = shape[obj.__class__]  # fields: +1 for the tag
+            rows.append(i)
+            names.append(fields - optional(obj).count(unset))
+            kept.append(value)  # type: ignore[arg-type]  # decoded: not None
+        if kept:
+            lines = b"\n".join(kept) + b"\n"
+            if lines.count(b"\n") != len(kept) or b"\r" in lines:
+                lines = b"\n".join(v.replace(b"\n", b" ").replace(b"\r", b" ") for v in kept) + b"\n"
+            write(lines)
+            quotes += map(operator.methodcaller("count", b'"'), kept)
+    return accepted
 
 
-def _duckdb_type(f: Field) -> str:
-    return {"int": "BIGINT", "bool": "BOOLEAN"}.get(f.kind, "VARCHAR")
+def _typed_fast(ndjson: io.BytesIO, family: Family) -> pl.DataFrame:
+    """Typed columns of the messages msgspec decoded, in one native pass (their types are known to match).
 
-
-def _typed_fast(texts: pa.Array, family: Family) -> pl.DataFrame:
-    """Typed columns of the messages msgspec decoded, in one DuckDB pass (their types are known to match).
-
-    ``event_time`` stays text and is also cast to an instant (``ts:event_time``, microseconds since the
-    epoch); :func:`_fast_checks` keeps the cast only for the plain shape of :data:`FAST_TIMESTAMP`.
-    ``n_keys`` counts the top-level keys, a repeated one each time (as the rules path counts them).
+    Polars reads them as newline-delimited JSON into the family's columns (``event_time`` as text), in Rust,
+    without a Python object a value.
     """
-    fields = {f.name: f for f in (*ENVELOPE, *family_fields(family))}
-    structure = "{" + ", ".join(f'"{n}": "{_duckdb_type(f)}"' for n, f in fields.items()) + "}"
-    con = _json_engine().cursor()
-    try:
-        con.register("accepted", pa.table({"text": texts}))
-        table = con.sql(
-            f"""
-            SELECT *, epoch_us(try_cast(event_time AS TIMESTAMPTZ)) AS "ts:event_time"
-            FROM (SELECT len(json_keys(text)) AS n_keys, unnest(json_transform(text, '{structure}')) FROM accepted)
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return pl.from_arrow(table)  # type: ignore[return-value]
+    kinds = {"int": pl.Int64(), "bool": pl.Boolean()}
+    schema = {f.name: kinds.get(f.kind, pl.String()) for f in (*ENVELOPE, *family_fields(family))}
+    ndjson.seek(0)
+    return pl.read_ndjson(ndjson, schema=schema)
+
+
+def _exact_key_counts(values: pl.Series) -> pl.Series:
+    """Top-level keys of each message holding a backslash, a repeated key counted each time; null elsewhere.
+
+    A message without a backslash has a ``"`` only where a string starts or ends (see :func:`_fast_checks`).
+    An escape breaks that count, so the rare message holding one is counted by a parser that sees every
+    pair (these messages passed msgspec: strict JSON whose values are all scalars, no nested object).
+    """
+    counts: list[int | None] = [None] * values.len()
+    for i in values.bin.contains(b"\\").arg_true().to_list():
+        counts[i] = json.loads(values[i], object_pairs_hook=len)
+    return pl.Series("exact_keys", counts, dtype=pl.Int64())
 
 
 @functools.cache
 def _fast_checks(family: Family) -> pl.Expr:
     """The rules msgspec does not check, on a frame of :func:`_typed_fast`: true where a row passes them all.
 
-    ``event_time`` has the plain shape and lies in the plausible range; a field with a pattern matches it;
-    a feedback score is within its survey's range.
+    No key is repeated: in a message without a backslash every ``"`` starts or ends a string (a key or a
+    string value: the tag and the non-null string fields), so it holds twice as many quotes as keys and
+    string values together, and each repeated key adds two; a message with one is counted exactly.
+    ``event_time`` has the plain shape and lies in the plausible range; a field with a pattern matches it; a
+    feedback score is within its survey's range.
     """
+    strings = [pl.lit(1, dtype=pl.Int64)]  # the tag
+    strings += [pl.col(f.name).is_not_null().cast(pl.Int64) for f in (*ENVELOPE, *family_fields(family))
+                if f.kind in ("string", "timestamp") and f.name != "event_type"]  # fmt: skip
+    unrepeated = pl.coalesce(
+        pl.col("exact_keys") == pl.col("n_names"),
+        pl.col("quotes") == 2 * (pl.col("n_names") + pl.sum_horizontal(strings)),
+    )
     ts = pl.col("ts:event_time")
-    ok = (pl.col("n_keys") == pl.col("n_names")) & pl.col("event_time").str.contains(FAST_TIMESTAMP) & ts.is_not_null()
-    ok &= (ts >= _epoch_us(EVENT_TIME_MIN)) & (ts < _epoch_us(EVENT_TIME_END))
+    ok = unrepeated & pl.col("event_time").str.contains(FAST_TIMESTAMP) & ts.is_not_null()
+    ok &= (ts >= pl.lit(EVENT_TIME_MIN)) & (ts < pl.lit(EVENT_TIME_END))
     for f in (*ENVELOPE, *family_fields(family)):
         if f.pattern is not None:
             ok &= pl.col(f.name).str.contains(f"^(?:{f.pattern})$") | pl.col(f.name).is_null()
@@ -479,39 +517,46 @@ def _fast_checks(family: Family) -> pl.Expr:
     return ok.fill_null(False)
 
 
-def _epoch_us(instant: datetime) -> int:
-    return (instant - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+# The instant of a FAST_TIMESTAMP text (``%#z`` takes `Z` as well as ``±HH:MM``); the shape is checked beside it.
+_FAST_INSTANT = pl.col("event_time").str.to_datetime(
+    "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC"
+)
 
 
 def _fast_decode(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Type the messages that are valid beyond doubt; return them, and the other messages for the rules path.
 
-    One msgspec call a message (strict RFC 8259 JSON, types, lengths, bounds, enumerations, no repeated
-    key), one DuckDB pass for the typed columns of those accepted, then the few remaining rules on them,
-    vectorised. A message refused anywhere here is left to :func:`_rules_decode` untouched, so the reason
-    codes and their order are the rules path's own.
+    One msgspec call a message (strict RFC 8259 JSON, types, lengths, bounds, enumerations), one Polars
+    NDJSON read for the typed columns of those accepted, then the few remaining rules on them, vectorised
+    (no repeated key among them). A message refused anywhere here is left to :func:`_rules_decode` untouched,
+    so the reason codes and their order are the rules path's own.
     """
-    decoded, names = _decoded_rows(part["value"].to_list(), family)
-    rows = pl.Series("row", decoded, dtype=pl.UInt32())
+    accepted = _decoded_rows(part["value"], family)
     schema = polars_schema(family)
-    typed_schema = {n: dtype for n, dtype in schema.items() if n not in SOURCE_COLUMNS}
-    if rows.is_empty():
+    if not accepted.rows:
         return pl.DataFrame(schema=schema), part
-    texts = part["value"].gather(rows).to_arrow().cast(pa.large_string())
-    frame = _typed_fast(texts, family).with_columns(rows, pl.Series("n_names", names, dtype=pl.Int64()))
+    rows = pl.Series("row", accepted.rows, dtype=pl.UInt32())
+    frame = _typed_fast(accepted.ndjson, family).with_columns(
+        rows,
+        pl.Series("n_names", accepted.names, dtype=pl.Int64()),
+        pl.Series("quotes", accepted.quotes, dtype=pl.Int64()),
+        _exact_key_counts(part["value"].gather(rows)),
+        _FAST_INSTANT.alias("ts:event_time"),
+    )
+    del accepted  # the buffer: the frame holds the columns now
     frame = frame.filter(_fast_checks(family))
     typed = frame.select(
-        pl.from_epoch("ts:event_time", time_unit="us").dt.replace_time_zone("UTC").alias("event_time"),
-        pl.col("is_anonymous").fill_null(False),
-        pl.col("row"),
-        *(pl.col(n) for n in typed_schema if n not in ("event_time", "is_anonymous")),
+        pl.col("ts:event_time").alias("event_time")
+        if n == "event_time"
+        else pl.col(n).fill_null(False)
+        if n == "is_anonymous"
+        else pl.col(n).cast(dtype)
+        for n, dtype in schema.items()
+        if n not in SOURCE_COLUMNS
     )
-    typed = pl.concat(
-        [typed.select(pl.col(n).cast(dtype) for n, dtype in typed_schema.items()), part.select(*_SOURCE)[typed["row"]]],
-        how="horizontal",
-    )
-    rest = part.with_row_index("row").join(frame.select("row"), on="row", how="anti").drop("row")
-    return typed, rest
+    typed = pl.concat([typed, part.select(*_SOURCE)[frame["row"]]], how="horizontal")
+    kept = pl.Series(values=[False] * part.height, dtype=pl.Boolean).scatter(frame["row"], True)
+    return typed, part.filter(~kept)
 
 
 def _strict_key_counts(values: pl.Series) -> pl.Series:

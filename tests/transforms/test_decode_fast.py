@@ -35,6 +35,16 @@ REPEATED_KEYS = [
     EVENT.replace(", ", ",").replace(": ", ":").replace("}", ',"cost_micros":1}'),
     EVENT.replace('"user_id": "u-1"', '"user_id" : "u-1", "user_id":"u:1"'),
     EVENT.replace('"user_id": "u-1"', '"user_id": "a\\":", "user_id": "u-1"'),
+    # No backslash: the quotes tell a repeated key, whatever the values overwritten or kept.
+    EVENT.replace('"user_id": "u-1"', '"user_id": "nullnull", "user_id": "u-1"'),
+    EVENT.replace('"user_id": "u-1"', '"user_id": null, "user_id": "u-1"'),
+    EVENT.replace("}", ', "is_anonymous": true, "is_anonymous": null}'),
+    EVENT.replace("}", ', "is_anonymous": "x", "is_anonymous": false}'),
+    EVENT.replace('"schema_version": 1', '"schema_version": 1,\n "schema_version" : 1'),
+    EVENT.replace('"channel": "search"', '"channel": "a:b", "channel": "search"'),
+    # A backslash elsewhere in the message: counted exactly.
+    EVENT.replace('"user_id": "u-1"', '"user_id": "u\\u002d1", "cost_micros": 1'),
+    EVENT.replace('"user_id": "u-1"', '"user_id": "u\\\\", "user_id": "u-1"'),
 ]
 # Valid events the fast path types itself: optional fields absent, null or set, in the simulator's form.
 PLAIN = [
@@ -45,6 +55,9 @@ PLAIN = [
     json.dumps(wire_event("session_start", country="FR", campaign_id="k-9", startup_ms=120_000)),
     json.dumps(wire_event("feedback", survey="nps", score=10, comment=None)),
     json.dumps(wire_event("chat_message", message="", is_anonymous=False), ensure_ascii=False),
+    # Escapes (counted exactly) and newlines between tokens (whitespace, read as such).
+    json.dumps(wire_event("chat_message", message='he said "hi" \\ \n', is_anonymous=None), indent=1),
+    json.dumps(wire_event("report", comment="a\tb\r\nc\u2028"), indent="\r\n"),
 ]
 
 
@@ -109,6 +122,18 @@ def test_the_fast_path_types_plain_events_and_leaves_repeated_keys_to_the_rules(
     assert rest["value"].to_list() == [v.encode() for v in REPEATED_KEYS]
     decoded = decode_messages(messages_frame([(TOPIC, v.encode()) for v in REPEATED_KEYS]), FAMILY_OF_TOPIC)
     assert decoded.quarantine.select("reason").to_series().to_list() == ["invalid_json"] * len(REPEATED_KEYS)
+
+
+def test_the_fast_path_types_every_plain_event_itself() -> None:
+    for value in PLAIN:
+        family = FAMILY_OF_TOPIC[topic_of(json.loads(value)["event_type"])]
+        frame = messages_frame([(topic_of(json.loads(value)["event_type"]), value.encode())]).with_columns(
+            pl.from_epoch("timestamp_ms", time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+        )
+        typed, rest = _fast_decode(frame, family)
+        assert rest.is_empty(), value
+        assert typed["event_id"].to_list() == [json.loads(value)["event_id"]]
+        assert typed["event_type"].to_list() == [json.loads(value)["event_type"]]
 
 
 def test_simulated_traffic_takes_the_fast_path() -> None:
