@@ -77,22 +77,30 @@ def disable_network_extensions(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET autoload_known_extensions = false")
 
 
-def load_lake_extensions(con: duckdb.DuckDBPyConnection, *, postgres: bool = False, httpfs: bool = False) -> None:
-    """Load ``ducklake`` and ``sqlite_scanner`` (and optionally ``postgres_scanner``, ``httpfs``) into ``con``.
+def load_lake_extensions(
+    con: duckdb.DuckDBPyConnection, *, sqlite: bool = True, postgres: bool = False, httpfs: bool = False
+) -> None:
+    """Load ``ducklake`` and the extensions its catalog and data path need into ``con``, and no others.
 
+    Each ``LOAD`` checks the extension's signature over its whole file (about 35 MB each: most of a
+    ``liveops query``'s start-up, see bench/startup.py), so an extension the lake does not use is not loaded:
+    a PostgreSQL catalog does not pay for ``sqlite_scanner``, a local data path not for ``httpfs``.
     Automatic extension install and load are turned off on the connection first, so a missing extension is
     an error here, never a download.
 
     Args:
         con: The connection to load into.
-        postgres: Also load ``postgres_scanner`` (a PostgreSQL catalog).
-        httpfs: Also load ``httpfs`` (a data path on an S3-compatible object store).
+        sqlite: Load ``sqlite_scanner`` (a SQLite catalog, the default).
+        postgres: Load ``postgres_scanner`` (a PostgreSQL catalog).
+        httpfs: Load ``httpfs`` (a data path on an S3-compatible object store).
 
     Raises:
         ExtensionUnavailableError: A wheel is missing or does not match the running DuckDB version.
     """
     disable_network_extensions(con)
-    names = ["sqlite_scanner", "ducklake"]
+    names = ["ducklake"]
+    if sqlite:
+        names.append("sqlite_scanner")
     if postgres:
         names.append("postgres_scanner")
     if httpfs:

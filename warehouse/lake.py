@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -138,6 +137,8 @@ def _create_sqlite(path: Path) -> None:
     SQLite has open in the same process can corrupt it (closing a file releases every POSIX lock the process
     holds on it), so liveops never touches an existing catalog file except through DuckDB.
     """
+    import sqlite3  # here: only a writer creating a lake needs it, not every reader's start-up
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.closing(sqlite3.connect(path)) as con:
         con.execute("PRAGMA journal_mode=WAL")
@@ -199,7 +200,9 @@ def open_lake(
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
-        load_lake_extensions(con, postgres=config.kind == "postgres", httpfs=config.s3 is not None)
+        load_lake_extensions(
+            con, sqlite=config.kind == "sqlite", postgres=config.kind == "postgres", httpfs=config.s3 is not None
+        )
         _secrets(con, config)
 
         def attach() -> None:

@@ -71,6 +71,17 @@ def test_optional_extensions_are_loaded_only_when_asked() -> None:
     assert not {"postgres_scanner", "httpfs"} & loaded
 
 
+def test_a_postgres_catalog_does_not_load_the_sqlite_scanner() -> None:
+    # Each LOAD checks a ~35 MB signature: an extension the lake does not use costs start-up time.
+    with duckdb.connect() as con:
+        load_lake_extensions(con, sqlite=False, postgres=True)
+        loaded = {
+            row[0] for row in con.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()
+        }
+    assert {"ducklake", "postgres_scanner"} <= loaded
+    assert not {"sqlite_scanner", "httpfs"} & loaded
+
+
 def test_an_unknown_extension_is_a_clear_error() -> None:
     with pytest.raises(ExtensionUnavailableError, match="unknown DuckDB extension 'spatial'"):
         extension_file("spatial")
