@@ -6,7 +6,7 @@ columns of :func:`schemas.events.polars_schema`) and quarantined messages with a
 Two paths, one result. The **fast path** (:func:`_fast_decode`) types the messages that are valid beyond
 doubt: msgspec, a strict RFC 8259 parser, decodes each value into a Struct of one of the family's event
 types (a tagged union on ``event_type``: types, lengths, integer bounds, enumerations, unknown keys refused);
-one DuckDB pass gives the typed columns of those it accepted; the rules msgspec does not check (a repeated
+one Polars NDJSON read gives the typed columns of those it accepted; the rules msgspec does not check (a repeated
 key, the timestamp's shape and range, patterns, the survey's score range) are Polars expressions on them.
 Every other message — invalid, or valid in a form the fast path does not cover — goes to the **rules path**
 (:func:`_rules_decode`), unchanged: DuckDB's JSON functions tokenise each value into a type tag and a text
