@@ -31,6 +31,7 @@ from prefect.states import Failed
 
 from liveops.settings import Settings
 from schemas.events import Family
+from streams.admin import describe_partitions
 from streams.consumer import Batch, BatchSource, Offsets, SourceError, SourceUnavailable, open_source
 from transforms.decode import decode_messages
 from warehouse.loader import LakeWarehouse, WarehouseWriter
@@ -93,19 +94,12 @@ class _Member:
     def assigned(self, partitions: list[tuple[str, int]]) -> Offsets:
         self.held = sorted(partitions)
         self.warehouse.ensure_partitions(partitions)
-        log.info("this member now reads %d partition(s): %s", len(partitions), _partition_list(partitions))
+        log.info("this member now reads %d partition(s): %s", len(partitions), describe_partitions(partitions))
         return self.warehouse.read_offsets(partitions)
 
     def revoked(self, partitions: list[tuple[str, int]]) -> None:
         with self.in_flight:
             self.held = []
-
-
-def _partition_list(partitions: list[tuple[str, int]]) -> str:
-    by_topic: dict[str, list[int]] = {}
-    for topic, number in sorted(partitions):
-        by_topic.setdefault(topic, []).append(number)
-    return ", ".join(f"{topic}[{','.join(map(str, numbers))}]" for topic, numbers in by_topic.items()) or "none"
 
 
 def _drained(stored: Offsets, until: Offsets) -> bool:
@@ -326,15 +320,25 @@ def ingest_events(settings: Settings, follow: bool = False, run_label: str = "")
     When Kafka cannot be read (:class:`SourceError`), the run ends ``Failed`` with the error's one-line
     message as the state's message, and no traceback (nothing is lost: a rerun continues).
     """
+    return _ingest_in_flow(settings, follow, member_detail=False)
+
+
+def _ingest_in_flow(settings: Settings, follow: bool, member_detail: bool) -> Any:
+    """The body of both ingest flows: the run's totals (with ``member_detail``, also its rebalances and the
+    partitions it committed), or ``Failed`` with one line when Kafka cannot be read."""
     logger = get_run_logger()
     try:
         totals = ingest_once(settings, follow=follow, progress=lambda p: logger.info(p.line()))
     except SourceError as exc:
         return Failed(message=f"{SOURCE_FAILED}{exc}")
-    return {
+    result: dict[str, Any] = {
         "batches": totals.batches, "messages": totals.messages, "loaded": totals.loaded,
         "duplicates": totals.duplicates, "quarantined": totals.quarantined,
     }  # fmt: skip
+    if member_detail:
+        result["rebalances"] = totals.rebalances
+        result["partitions"] = sorted(f"{topic}[{partition}]" for topic, partition in totals.partitions)
+    return result
 
 
 @flow(name="ingest-member", log_prints=False)
@@ -346,14 +350,4 @@ def ingest_member(follow: bool = True) -> Any:
     ``follow`` (the deployment's default) keeps consuming until the run is cancelled; without it the run
     drains every partition up to the end offsets seen at its start, with the other members, and ends.
     """
-    settings = Settings()
-    logger = get_run_logger()
-    try:
-        totals = ingest_once(settings, follow=follow, progress=lambda p: logger.info(p.line()))
-    except SourceError as exc:
-        return Failed(message=f"{SOURCE_FAILED}{exc}")
-    return {
-        "batches": totals.batches, "messages": totals.messages, "loaded": totals.loaded,
-        "duplicates": totals.duplicates, "quarantined": totals.quarantined, "rebalances": totals.rebalances,
-        "partitions": sorted(f"{topic}[{partition}]" for topic, partition in totals.partitions),
-    }  # fmt: skip
+    return _ingest_in_flow(Settings(), follow, member_detail=True)

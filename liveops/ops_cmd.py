@@ -381,16 +381,11 @@ def _ago(value: str | None, now: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M:%S} UTC ({age})"
 
 
-def _held(partitions: list[dict[str, Any]]) -> str:
-    by_topic: dict[str, list[int]] = {}
-    for p in partitions:
-        by_topic.setdefault(p["topic"], []).append(p["partition"])
-    return ", ".join(f"{t}[{','.join(map(str, sorted(ns)))}]" for t, ns in sorted(by_topic.items())) or "no partition"
-
-
 def format_status(status: dict[str, Any]) -> str:
     """``collect_status``'s result as text for a terminal."""
     now = datetime.fromisoformat(status["at"])
+    from streams.admin import describe_partitions
+
     lines = [f"liveops status at {now:%Y-%m-%d %H:%M:%S} UTC (report time zone {status['report_timezone']})", ""]
     kafka = status["kafka"]
     if not kafka["reachable"]:
@@ -410,7 +405,11 @@ def format_status(status: dict[str, Any]) -> str:
         if members:
             lines.append(f"  {len(members)} member(s) of the group now, the partitions Kafka gave each and their lag:")
             for m in members:
-                held = _held(m["partitions"])
+                held = (
+                    describe_partitions((p["topic"], p["partition"]) for p in m["partitions"])
+                    if m["partitions"]
+                    else "no partition"
+                )
                 lines.append(f"    {m['client_id']} ({m['host']}): {held}; lag {m['lag']:,}")
         else:
             lines.append("  no member of the group is running (no ingest now)")

@@ -6,7 +6,7 @@ the next one to read), so end offset minus committed offset is what ingest has y
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,28 @@ def _members(admin: Any, group_id: str) -> tuple[GroupMember, ...]:
     return tuple(sorted(members, key=lambda m: (m.partitions[:1], m.client_id)))
 
 
+def _timeouts(client_config: dict[str, Any], timeout_ms: int) -> dict[str, Any]:
+    return client_config | {"bootstrap_timeout_ms": timeout_ms, "request_timeout_ms": max(timeout_ms, 5000)}
+
+
+def _admin(client_config: dict[str, Any], timeout_ms: int) -> KafkaAdminClient:
+    """An admin client of the broker, or :class:`AdminError` saying it cannot be reached."""
+    try:
+        return KafkaAdminClient(**_timeouts(client_config, timeout_ms))
+    except KafkaError as exc:
+        raise AdminError(
+            f"cannot reach Kafka at {client_config.get('bootstrap_servers')}: {exc}. Is the broker up?"
+        ) from exc
+
+
+def describe_partitions(partitions: Iterable[tuple[str, int]]) -> str:
+    """Partitions for a person: ``topic[0,1,2], other[3]`` ("none" when empty)."""
+    by_topic: dict[str, list[int]] = {}
+    for topic, number in sorted(partitions):
+        by_topic.setdefault(topic, []).append(number)
+    return ", ".join(f"{topic}[{','.join(map(str, numbers))}]" for topic, numbers in by_topic.items()) or "none"
+
+
 def read_consumer_lag(
     client_config: dict[str, Any], group_id: str, topics: Sequence[str], timeout_ms: int = 5000
 ) -> list[TopicLag]:
@@ -102,13 +124,8 @@ def read_consumer_lag(
     Raises:
         AdminError: the broker cannot be reached.
     """
-    config = client_config | {"bootstrap_timeout_ms": timeout_ms, "request_timeout_ms": max(timeout_ms, 5000)}
-    try:
-        admin = KafkaAdminClient(**config)
-    except KafkaError as exc:
-        raise AdminError(
-            f"cannot reach Kafka at {client_config.get('bootstrap_servers')}: {exc}. Is the broker up?"
-        ) from exc
+    config = _timeouts(client_config, timeout_ms)
+    admin = _admin(client_config, timeout_ms)
     try:
         consumer = KafkaConsumer(**config, enable_auto_commit=False)
     except KafkaError as exc:
@@ -149,11 +166,7 @@ def read_group_members(client_config: dict[str, Any], group_id: str, timeout_ms:
     Raises:
         AdminError: the broker cannot be reached.
     """
-    config = client_config | {"bootstrap_timeout_ms": timeout_ms, "request_timeout_ms": max(timeout_ms, 5000)}
-    try:
-        admin = KafkaAdminClient(**config)
-    except KafkaError as exc:
-        raise AdminError(f"cannot reach Kafka at {client_config.get('bootstrap_servers')}: {exc}") from exc
+    admin = _admin(client_config, timeout_ms)
     try:
         return _members(admin, group_id)
     except KafkaError as exc:

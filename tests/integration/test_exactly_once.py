@@ -39,12 +39,12 @@ TABLES = {
 }
 
 
-def fill_topics(settings: Settings, target_events: int, seed: int) -> int:
+def fill_topics(settings: Settings, target_events: int, seed: int, partitions: int = 3, users: int = 3000) -> int:
     config = SimConfig(
-        days=2, users=3000, channels=12, campaigns=3, seed=seed, target_events=target_events,
+        days=2, users=users, channels=12, campaigns=3, seed=seed, target_events=target_events,
         topics=settings.topics.by_family(), duplicate_rate=0.02, malformed_rate=0.002,
     )  # fmt: skip
-    create_topics(settings.kafka_client_config(), list(settings.topics.by_family().values()), 3)
+    create_topics(settings.kafka_client_config(), list(settings.topics.by_family().values()), partitions)
     return produce(simulate(config), settings.kafka_client_config())
 
 

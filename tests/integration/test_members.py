@@ -16,13 +16,11 @@ from polars.testing import assert_frame_equal
 from flows.ingest import ingest_once
 from flows.members import INGEST_DEPLOYMENT
 from liveops.settings import Settings
-from streams.broker import create_topics
-from streams.producer import produce
-from streams.simulator import SimConfig, simulate
 from tests.conftest import lake_settings
 from tests.integration.test_exactly_once import (
     TABLES,
     another_lake,
+    fill_topics,
     ingest_env,
     ledger_totals,
     snapshot,
@@ -36,12 +34,7 @@ pytestmark = pytest.mark.kafka
 
 
 def fill_six_partitions(settings: Settings, target_events: int, seed: int, partitions: int = 6) -> int:
-    config = SimConfig(
-        days=2, users=4000, channels=12, campaigns=3, seed=seed, target_events=target_events,
-        topics=settings.topics.by_family(), duplicate_rate=0.02, malformed_rate=0.002,
-    )  # fmt: skip
-    create_topics(settings.kafka_client_config(), list(settings.topics.by_family().values()), partitions)
-    return produce(simulate(config), settings.kafka_client_config())
+    return fill_topics(settings, target_events, seed, partitions=partitions, users=4000)
 
 
 def batches_by_member(lake: LakeConfig) -> dict[str, int]:
