@@ -30,9 +30,10 @@ from prefect import flow, get_run_logger
 
 from liveops.settings import Settings
 from reports.i18n import LANGS, Lang
-from reports.model import HEADLINE_KEYS, Report, ReportError, Restatement, read_report
+from reports.model import Report, ReportError, Restatement, read_report
 from reports.render import render_html, render_markdown
 from reports.summary import build_summary, dumps_summary, rfc3339
+from schemas.marts import HEADLINE_KEYS
 
 log = logging.getLogger(__name__)
 

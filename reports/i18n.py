@@ -15,7 +15,9 @@ from datetime import date, datetime
 from typing import Literal
 
 from reports.baseline import Gap
-from reports.model import DeltaUnit, Kind, Number
+from reports.model import DeltaUnit, Number
+from schemas.marts import METRICS, SECTIONS, Kind
+from schemas.plan import PLAN_METRICS
 
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
@@ -23,53 +25,22 @@ HTML_LANG: dict[Lang, str] = {"en": "en", "zh": "zh-CN"}
 NULL = "—"
 MINUS = "\u2212"
 
-# Figure labels: (en, zh).
-LABELS: dict[str, tuple[str, str]] = {
-    "dau": ("DAU", "日活跃用户"),
-    "wau": ("WAU", "周活跃用户"),
-    "mau": ("MAU", "月活跃用户"),
-    "stickiness": ("Stickiness (DAU/MAU)", "用户黏性（DAU/MAU）"),
-    "new_users": ("New users", "新增用户"),
-    "unique_viewers": ("Unique viewers", "独立观众"),
-    "sessions": ("Sessions", "观看会话"),
-    "hours_watched": ("Hours watched", "观看时长（小时）"),
-    "pcu": ("Peak concurrent viewers", "峰值同时在线"),
-    "acu": ("Average concurrent viewers", "平均同时在线"),
-    "avg_watch_minutes": ("Watch time per viewer (min)", "人均观看时长（分钟）"),
-    "startup_p50_ms": ("Startup time p50 (ms)", "起播时间 p50（毫秒）"),
-    "startup_p95_ms": ("Startup time p95 (ms)", "起播时间 p95（毫秒）"),
-    "rebuffering_ratio": ("Rebuffering ratio", "卡顿率"),
-    "error_exit_rate": ("Error exit rate", "错误退出率"),
-    "chat_messages": ("Chat messages", "弹幕/聊天消息"),
-    "chatters": ("Chatters", "发言用户"),
-    "engagement_rate": ("Engagement rate", "互动率"),
-    "likes": ("Likes", "点赞"),
-    "shares": ("Shares", "分享"),
-    "follows": ("Follows", "关注"),
-    "unfollows": ("Unfollows", "取消关注"),
-    "net_follows": ("Net follows", "净关注"),
-    "gift_value_cents": ("Gift value", "礼物金额"),
-    "subscription_revenue_cents": ("Subscription revenue", "订阅收入"),
-    "purchase_revenue_cents": ("Purchase revenue", "购买收入"),
-    "paying_users": ("Paying users", "付费用户"),
-    "csat": ("CSAT", "满意度（CSAT）"),
-    "nps": ("NPS", "净推荐值（NPS）"),
-    "reports": ("Complaints (reports)", "举报/投诉"),
-    "report_rate": ("Complaints per 1,000 viewers", "每千名观众投诉数"),
-    "hours_broadcast": ("Hours broadcast", "开播时长（小时）"),
-    "streams_live": ("Streams live", "开播直播间"),
-    "active_channels": ("Active channels", "活跃频道"),
-    "impressions": ("Impressions", "广告曝光"),
-    "clicks": ("Clicks", "广告点击"),
-    "ctr": ("CTR", "点击率"),
-    "spend": ("Spend", "投放花费"),
-    "attributed_signups": ("Attributed sign-ups", "归因注册"),
-    "organic_signups": ("Organic sign-ups", "自然注册"),
+# Labels of the columns the report shows beside the headline figures (the campaign table): (en, zh).
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "cvr": ("CVR", "转化率"),
     "cpa": ("CPA", "单次获客成本"),
     "roas": ("ROAS", "广告支出回报率"),
     "attributed_revenue_cents": ("Attributed revenue", "归因收入"),
+    "viewer_ratio": ("Viewer ratio", "观看开播比"),
+    "avg_viewers": ("Average viewers", "平均观众数"),
+    "peak_viewers": ("Peak viewers", "峰值观众数"),
 }
+# Figure labels: (en, zh). The headline figures' come from their declaration (schemas/marts.py).
+LABELS: dict[str, tuple[str, str]] = {**{m.key: (m.en, m.zh) for m in METRICS}, **COLUMN_LABELS}
+# Every figure a plan may name is labelled (else the report would show a raw key): checked at import.
+_UNLABELLED = sorted({m for metrics in PLAN_METRICS.values() for m in metrics} - LABELS.keys())
+if _UNLABELLED:
+    raise ValueError(f"reports/i18n.py: no label for plan metric(s) {', '.join(_UNLABELLED)}")
 
 # Fixed phrases: (en, zh).
 TEXT: dict[str, tuple[str, str]] = {
@@ -308,8 +279,12 @@ def value_label(dimension: str, code: str, lang: Lang) -> str:
 
 
 def label(key: str, lang: Lang) -> str:
-    """The label of a figure (a headline key, or cvr / cpa / roas / attributed_revenue_cents)."""
-    en, zh = LABELS.get(key, (key, key))
+    """The label of a figure (a headline key, or cvr / cpa / roas / attributed_revenue_cents).
+
+    Raises:
+        KeyError: ``key`` has no label (declare it: schemas/marts.py, or COLUMN_LABELS here).
+    """
+    en, zh = LABELS[key]
     return zh if lang == "zh" else en
 
 
@@ -448,3 +423,9 @@ def stamp(instant: datetime) -> str:
     offset = instant.strftime("%z")
     zone = "UTC" if offset in ("+0000", "") else f"UTC{offset[:3]}:{offset[3:]}"
     return f"{instant.strftime('%Y-%m-%d %H:%M')} {zone}"
+
+
+# Every report section is titled in both languages (its figures come from schemas/marts.py): checked at import.
+_UNTITLED = [section for section in SECTIONS if section not in TEXT]
+if _UNTITLED:
+    raise ValueError(f"reports/i18n.py: no title for report section(s) {', '.join(_UNTITLED)}")

@@ -25,157 +25,19 @@ import duckdb
 from reports.anomalies import WINDOW_DAYS, Anomaly, detect_anomalies
 from reports.baseline import MIN_COUNT, SURVEYS, Gap, Sample, baseline_gap, supported, window_gap
 from reports.plan import PlanSection, read_plan_section
+from schemas.marts import METRIC_BY_KEY, NUMERIC_KEYS, SECTIONS, Better, Kind, Metric
 
 log = logging.getLogger(__name__)
 
 Number = int | float
-# How a figure is measured: decides its delta (percent change, percentage points, points, difference)
-# and how it is formatted.
-Kind = Literal["count", "signed", "hours", "minutes", "ms", "share", "score", "rate", "money", "cents", "decimal"]
 DeltaUnit = Literal["pct", "pp", "pts", "diff"]
-Better = Literal["up", "down"] | None
 
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """What a headline key measures: its kind and which direction is good news (None: neither)."""
-
-    key: str
-    kind: Kind
-    better: Better = "up"
-
-
-# The headline keys of summary.json, in docs/metrics.md's order (pcu_at, an instant, is kept apart).
-HEADLINE_KEYS: tuple[str, ...] = (
-    "dau",
-    "wau",
-    "mau",
-    "stickiness",
-    "new_users",
-    "unique_viewers",
-    "sessions",
-    "hours_watched",
-    "pcu",
-    "pcu_at",
-    "acu",
-    "avg_watch_minutes",
-    "startup_p50_ms",
-    "startup_p95_ms",
-    "rebuffering_ratio",
-    "error_exit_rate",
-    "chat_messages",
-    "chatters",
-    "engagement_rate",
-    "likes",
-    "shares",
-    "follows",
-    "unfollows",
-    "net_follows",
-    "gift_value_cents",
-    "subscription_revenue_cents",
-    "purchase_revenue_cents",
-    "paying_users",
-    "csat",
-    "nps",
-    "reports",
-    "report_rate",
-    "hours_broadcast",
-    "streams_live",
-    "active_channels",
-    "impressions",
-    "clicks",
-    "ctr",
-    "spend",
-    "attributed_signups",
-    "organic_signups",
-)
-
-METRICS: dict[str, MetricSpec] = {
-    spec.key: spec
-    for spec in (
-        MetricSpec("dau", "count"),
-        MetricSpec("wau", "count"),
-        MetricSpec("mau", "count"),
-        MetricSpec("stickiness", "share"),
-        MetricSpec("new_users", "count"),
-        MetricSpec("unique_viewers", "count"),
-        MetricSpec("sessions", "count"),
-        MetricSpec("hours_watched", "hours"),
-        MetricSpec("pcu", "count"),
-        MetricSpec("acu", "decimal"),
-        MetricSpec("avg_watch_minutes", "minutes"),
-        MetricSpec("startup_p50_ms", "ms", "down"),
-        MetricSpec("startup_p95_ms", "ms", "down"),
-        MetricSpec("rebuffering_ratio", "share", "down"),
-        MetricSpec("error_exit_rate", "share", "down"),
-        MetricSpec("chat_messages", "count"),
-        MetricSpec("chatters", "count"),
-        MetricSpec("engagement_rate", "share"),
-        MetricSpec("likes", "count"),
-        MetricSpec("shares", "count"),
-        MetricSpec("follows", "count"),
-        MetricSpec("unfollows", "count", "down"),
-        MetricSpec("net_follows", "signed"),
-        MetricSpec("gift_value_cents", "cents"),
-        MetricSpec("subscription_revenue_cents", "cents"),
-        MetricSpec("purchase_revenue_cents", "cents"),
-        MetricSpec("paying_users", "count"),
-        MetricSpec("csat", "share"),
-        MetricSpec("nps", "score"),
-        MetricSpec("reports", "count", "down"),
-        MetricSpec("report_rate", "rate", "down"),
-        MetricSpec("hours_broadcast", "hours"),
-        MetricSpec("streams_live", "count"),
-        MetricSpec("active_channels", "count"),
-        MetricSpec("impressions", "count", None),
-        MetricSpec("clicks", "count"),
-        MetricSpec("ctr", "share"),
-        MetricSpec("spend", "money", None),
-        MetricSpec("attributed_signups", "count"),
-        MetricSpec("organic_signups", "count"),
-    )
-}
+# What each headline key measures, its section and labels: declared once in schemas/marts.py.
+MetricSpec = Metric
 # The numeric headline figures (every headline key but pcu_at): checked for anomalies, compared day to day.
-NUMERIC_KEYS: tuple[str, ...] = tuple(k for k in HEADLINE_KEYS if k != "pcu_at")
-
+METRICS: dict[str, Metric] = {key: METRIC_BY_KEY[key] for key in NUMERIC_KEYS}
 # The figures each section of the report shows (the headline table shows KEY_FIGURES).
-KEY_FIGURES = (
-    "dau",
-    "new_users",
-    "hours_watched",
-    "pcu",
-    "avg_watch_minutes",
-    "rebuffering_ratio",
-    "engagement_rate",
-    "reports",
-    "spend",
-    "attributed_signups",
-)
-SECTION_FIGURES: dict[str, tuple[str, ...]] = {
-    "growth": ("dau", "wau", "mau", "stickiness", "new_users"),
-    "viewing": ("unique_viewers", "sessions", "hours_watched", "pcu", "acu", "avg_watch_minutes"),
-    "content": ("hours_broadcast", "streams_live", "active_channels"),
-    "qoe": ("startup_p50_ms", "startup_p95_ms", "rebuffering_ratio", "error_exit_rate"),
-    "community": (
-        "chat_messages",
-        "chatters",
-        "engagement_rate",
-        "likes",
-        "shares",
-        "follows",
-        "unfollows",
-        "net_follows",
-        "gift_value_cents",
-        "subscription_revenue_cents",
-        "purchase_revenue_cents",
-        "paying_users",
-        "csat",
-        "nps",
-        "reports",
-        "report_rate",
-    ),
-    "campaigns": ("impressions", "clicks", "ctr", "spend", "attributed_signups", "organic_signups"),
-}
+SECTION_FIGURES: dict[str, tuple[str, ...]] = {str(section): keys for section, keys in SECTIONS.items()}
 
 TOP_N = 10
 COHORTS = 30

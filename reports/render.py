@@ -28,10 +28,11 @@ from markupsafe import Markup
 from reports import charts, i18n
 from reports.baseline import Gap
 from reports.i18n import Lang
-from reports.model import KEY_FIGURES, METRICS, SECTION_FIGURES, Figure, Kind, Report
+from reports.model import METRICS, SECTION_FIGURES, Figure, Report
 from reports.narrative import attention_items, narrative
 from reports.plan_chart import plan_chart
 from reports.summary import rfc3339
+from schemas.marts import KEY_FIGURES, Kind
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TOP_SPLITS = 10

@@ -17,7 +17,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from reports.model import HEADLINE_KEYS, Report
+from reports.model import Report
+from schemas.marts import HEADLINE_KEYS
 
 SUMMARY_KEYS = (
     "date",

@@ -114,6 +114,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
 # Migration 3: staging views, facts, daily marts, build bookkeeping and analyst views (docs/marts.md).
 # Lake tables carry no PRIMARY KEY (DuckLake has none): each table's key is documented here and in
 # docs/marts.md, kept by the code that writes the table, and checked by tests and the quality gate.
+# The mart DDL below is history: it gives a new warehouse its first, empty marts, which the first build
+# recreates from the registry (schemas/marts.py, migration 11). Edit the registry, never this.
 # ---------------------------------------------------------------------------------------------------------
 
 # Unit conversions the staging views add beside the contract's integer fields.
@@ -686,3 +688,27 @@ def _offsets_per_partition(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS.append(
     (10, "offsets: one table per Kafka partition, the view ingest_offsets over them", _offsets_per_partition)
 )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Migration 11: the version of the mart definitions each build wrote (warehouse/mart_tables.py).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _mart_versions(con: duckdb.DuckDBPyConnection) -> None:
+    # From here on marts are rebuilt, not migrated: their DDL comes from schemas/marts.py, and a build that
+    # finds another version recorded than the registry's recreates every mart and rebuilds every day.
+    # (Migration 3 only gives a new warehouse its first, empty marts.)
+    con.execute(
+        """
+        CREATE TABLE mart_versions (
+            version VARCHAR NOT NULL,
+            recorded_at TIMESTAMPTZ NOT NULL,
+            build_id VARCHAR NOT NULL,
+            recreated BOOLEAN NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS.append((11, "mart_versions: the registry version each build wrote", _mart_versions))

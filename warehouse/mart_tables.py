@@ -1,0 +1,48 @@
+"""The mart tables as the registry declares them: created from ``schemas/marts.py``, rebuilt, never migrated.
+
+Marts can be recomputed from the raw tables, so they are treated as dbt treats models: each build records
+the registry's version (:data:`schemas.marts.MARTS_VERSION`) in ``mart_versions``. A build that finds
+another version recorded (or none: a warehouse the registry never built) first drops and recreates every mart
+table from the registry's DDL, in one transaction, and then rebuilds every day with data; the version is
+recorded only when that build has finished, so a build that crashes half-way recreates and rebuilds again
+next time. Durable tables (raw, offsets, ledgers, quality results, deliveries) keep their numbered
+migrations (``warehouse/migrations.py``).
+
+Analyst views over the marts (``v_*``) name their tables and are bound when queried, so they see the new
+tables (and, for ``SELECT h.*`` views, their new columns) without being recreated.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+
+from schemas.marts import MARTS, MARTS_VERSION
+from warehouse.lake import transaction
+
+
+def recorded_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The registry version the last finished build wrote (None: no build since migration 11)."""
+    row = con.execute("SELECT version FROM mart_versions ORDER BY recorded_at DESC LIMIT 1").fetchone()
+    return None if row is None else str(row[0])
+
+
+def needs_recreate(con: duckdb.DuckDBPyConnection, version: str = MARTS_VERSION) -> bool:
+    """Whether the marts were built under other definitions than ``version`` (or never under any)."""
+    return recorded_version(con) != version
+
+
+def recreate_marts(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every mart table and create it again, empty, from the registry (one transaction)."""
+    with transaction(con):
+        for mart in MARTS:
+            con.execute(f"DROP TABLE IF EXISTS {mart.name}")
+            con.execute(mart.ddl())
+
+
+def record_version(
+    con: duckdb.DuckDBPyConnection, build_id: str, recreated: bool, version: str = MARTS_VERSION
+) -> None:
+    """Record that build ``build_id`` finished writing the marts under ``version``."""
+    con.execute("INSERT INTO mart_versions VALUES (?, ?, ?, ?)", [version, datetime.now(UTC), build_id, recreated])
