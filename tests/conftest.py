@@ -13,7 +13,9 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import duckdb
+import hypothesis
 import pytest
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from liveops.settings import Settings
 from streams.broker import LocalBroker, free_port
@@ -25,6 +27,21 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Hypothesis keeps the examples it found in the user's cache, not in the working tree (``.hypothesis/``).
+HYPOTHESIS_DB = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "liveops" / "hypothesis"
+hypothesis.settings.register_profile("liveops", database=DirectoryBasedExampleDatabase(HYPOTHESIS_DB))
+hypothesis.settings.load_profile("liveops")
+
+
+_NOT_FAST = ("slow", "kafka", "prefect", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``fast`` every test that needs no outside service and is not ``slow``: ``pytest -m fast``."""
+    for item in items:
+        if not any(item.get_closest_marker(name) for name in _NOT_FAST):
+            item.add_marker(pytest.mark.fast)
 
 
 @contextmanager

@@ -296,8 +296,9 @@ def viewer_days(viewer: pl.LazyFrame, tz: str = UTC) -> ViewerDays:
 def merge_viewer_days(parts: Sequence[ViewerDays]) -> ViewerDays:
     """The :class:`ViewerDays` of the union of disjoint sets of viewer events, from each set's own.
 
-    Exact: users are made distinct again, startups concatenated (quantiles see the same values), totals
-    summed per day in integers.
+    Exact: users are made distinct again, startups concatenated (quantiles see the same values), and every
+    column of ``totals`` but ``day`` summed per day in integers: a per-day total added to :func:`viewer_days`
+    must be a sum (a count, a Σ) to be merged, and is then merged without naming it here.
     """
     if not parts:
         raise ValueError("merge_viewer_days needs at least one part")
@@ -306,7 +307,7 @@ def merge_viewer_days(parts: Sequence[ViewerDays]) -> ViewerDays:
         startups=pl.concat([p.startups for p in parts]),
         totals=pl.concat([p.totals for p in parts])
         .group_by("day")
-        .agg(pl.col("buffering_ms", "ends", "errors").sum().cast(pl.Int64)),
+        .agg(pl.all().sum().cast(pl.Int64)),
     )
 
 

@@ -295,6 +295,20 @@ def retry_busy(work: Callable[[], T], what: str, attempts: int = 10, first_wait_
     raise AssertionError("unreachable")
 
 
+def committed(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T], what: str) -> T:
+    """Run ``work(con)`` in one :func:`transaction`, and again (a new transaction) after a commit conflict.
+
+    The one way the warehouse writes a small unit of work: ``committed(con, lambda c: c.execute(...), "what")``.
+    ``what`` names the work in the error if the conflicts never end.
+    """
+
+    def once() -> T:
+        with transaction(con):
+            return work(con)
+
+    return retry_busy(once, what)
+
+
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT has already ended it
         con.execute("ROLLBACK")

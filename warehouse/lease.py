@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from warehouse.lake import WarehouseBusy, retry_busy, transaction
+from warehouse.lake import WarehouseBusy, committed
 
 BUILD = "marts-build"
 TTL = timedelta(minutes=30)
@@ -45,21 +45,13 @@ class Lease:
         self.con, self.name, self.holder, self.ttl = con, name, holder, ttl
 
     def renew(self) -> None:
-        def once() -> None:
-            with transaction(self.con):
-                self.con.execute(
-                    "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?",
-                    [datetime.now(UTC) + self.ttl, self.name, self.holder],
-                )
-
-        retry_busy(once, "build lease")
+        until = datetime.now(UTC) + self.ttl
+        sql = "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?"
+        committed(self.con, lambda c: c.execute(sql, [until, self.name, self.holder]), "build lease")
 
     def release(self) -> None:
-        def once() -> None:
-            with transaction(self.con):
-                self.con.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [self.name, self.holder])
-
-        retry_busy(once, "build lease")
+        sql = "DELETE FROM leases WHERE name = ? AND holder = ?"
+        committed(self.con, lambda c: c.execute(sql, [self.name, self.holder]), "build lease")
 
 
 def _refusal(name: str, holder: str, acquired: datetime, expires: datetime) -> WarehouseBusy:
@@ -79,15 +71,14 @@ def lease(con: duckdb.DuckDBPyConnection, name: str = BUILD, ttl: timedelta = TT
     holder = _holder()
     now = datetime.now(UTC)
 
-    def take() -> None:
-        with transaction(con):
-            live = _live(con, name, now)
-            if live:
-                raise _refusal(name, *live[0])
-            con.execute("DELETE FROM leases WHERE name = ? AND expires_at <= ?", [name, now])
-            con.execute("INSERT INTO leases VALUES (?, ?, ?, ?)", [name, holder, now, now + ttl])
+    def take(c: duckdb.DuckDBPyConnection) -> None:
+        live = _live(c, name, now)
+        if live:
+            raise _refusal(name, *live[0])
+        c.execute("DELETE FROM leases WHERE name = ? AND expires_at <= ?", [name, now])
+        c.execute("INSERT INTO leases VALUES (?, ?, ?, ?)", [name, holder, now, now + ttl])
 
-    retry_busy(take, "build lease")  # a commit clash is retried; a lease held by another build is not
+    committed(con, take, "build lease")  # a commit clash is retried; a lease held by another build is not
     first = _live(con, name, datetime.now(UTC))
     held = Lease(con, name, holder, ttl)
     if first and first[0][0] != holder:  # lost an exact race: withdraw

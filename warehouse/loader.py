@@ -30,7 +30,7 @@ import polars as pl
 
 from schemas.events import FAMILIES, Family
 from warehouse import offsets
-from warehouse.lake import LakeConfig, open_lake, retry_busy, second_connection, transaction
+from warehouse.lake import LakeConfig, committed, open_lake, retry_busy, second_connection, transaction
 from warehouse.migrations import raw_table
 
 log = logging.getLogger(__name__)
@@ -187,11 +187,7 @@ class LakeWarehouse:
         """Record the position of partitions the lake has no offset for (nothing to read in them)."""
         self.ensure_partitions(positions)
 
-        def record() -> None:
-            with transaction(self.con):
-                offsets.record_unread(self.con, positions, self.member)
-
-        retry_busy(record, "recording offsets")
+        committed(self.con, lambda c: offsets.record_unread(c, positions, self.member), "recording offsets")
 
     def load_batch(
         self,

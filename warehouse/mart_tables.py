@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from schemas.marts import MARTS, MARTS_VERSION
-from warehouse.lake import transaction
+from warehouse.lake import committed
 
 
 def recorded_version(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -34,11 +34,14 @@ def needs_recreate(con: duckdb.DuckDBPyConnection, version: str = MARTS_VERSION)
 
 
 def recreate_marts(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop every mart table and create it again, empty, from the registry (one transaction)."""
-    with transaction(con):
+    """Drop every mart table and create it again, empty, from the registry (one transaction, retried)."""
+
+    def recreate(c: duckdb.DuckDBPyConnection) -> None:
         for mart in MARTS:
-            con.execute(f"DROP TABLE IF EXISTS {mart.name}")
-            con.execute(mart.ddl())
+            c.execute(f"DROP TABLE IF EXISTS {mart.name}")
+            c.execute(mart.ddl())
+
+    committed(con, recreate, "recreating the marts")
 
 
 def record_version(

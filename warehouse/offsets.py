@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from warehouse.lake import LAKE, retry_busy, transaction
+from warehouse.lake import LAKE, committed
 
 Offsets = dict[tuple[str, int], int]
 Partition = tuple[str, int]
@@ -109,11 +109,7 @@ def ensure_partitions(con: duckdb.DuckDBPyConnection, partitions: Iterable[Parti
     if wanted <= _known(con):
         return
 
-    def create() -> None:
-        with transaction(con):
-            add_partitions(con, wanted)
-
-    retry_busy(create, "creating offsets tables")
+    committed(con, lambda c: add_partitions(c, wanted), "creating offsets tables")
 
 
 def read_offsets(con: duckdb.DuckDBPyConnection, partitions: Iterable[Partition] | None = None) -> Offsets:
