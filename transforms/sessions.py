@@ -305,9 +305,7 @@ def merge_viewer_days(parts: Sequence[ViewerDays]) -> ViewerDays:
     return ViewerDays(
         users=pl.concat([p.users for p in parts]).unique(),
         startups=pl.concat([p.startups for p in parts]),
-        totals=pl.concat([p.totals for p in parts])
-        .group_by("day")
-        .agg(pl.all().sum().cast(pl.Int64)),
+        totals=pl.concat([p.totals for p in parts]).group_by("day").agg(pl.all().sum().cast(pl.Int64)),
     )
 
 
