@@ -1,4 +1,4 @@
-"""Build the marts: raw tables -> fact and daily mart tables (``warehouse.marts``).
+"""Build the marts: raw tables -> fact and daily mart tables (``flows.marts``).
 
 :func:`run_build` is the plain code (used by the CLI, the flow and the benchmark); :func:`build_marts_flow`
 is the Prefect flow ``build-marts`` around it. Without a range nor ``full`` the build is incremental: only
@@ -16,11 +16,12 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.marts import BuildResult, build_marts
 from liveops.settings import Settings
 from warehouse.lake import open_lake, retry_busy
 from warehouse.lease import TTL, lease
-from warehouse.marts import BuildResult, build_marts, data_days
 from warehouse.plan import refresh_plan_mart
+from warehouse.rebuild import data_days
 
 log = logging.getLogger(__name__)
 
