@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger
 
 from flows.marts import BuildResult, build_marts
 from liveops.settings import Settings
+from transforms.plan import plan_figures
 from warehouse.lake import open_lake, retry_busy
 from warehouse.lease import TTL, lease
 from warehouse.plan import refresh_plan_mart
@@ -82,7 +83,7 @@ def run_build(
             max_clock_skew=settings.max_clock_skew, progress=step, slice_events=settings.build_slice_events,
         )  # fmt: skip
         # the plan's attainment for the current plan version (docs/plan.md)
-        retry_busy(lambda: refresh_plan_mart(con), "plan mart")
+        retry_busy(lambda: refresh_plan_mart(con, plan_figures), "plan mart")
     log.info("%s", result.line())
     return result
 
