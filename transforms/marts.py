@@ -156,7 +156,7 @@ def viewer_inputs(
         built, users, startups, totals = pl.collect_all([overlapping, days.users, days.startups, days.totals])
         sessions.append(built)
         condensed.append(ViewerDays(users.lazy(), startups.lazy(), totals.lazy()))
-        del viewer, events
+        del viewer, events, overlapping, days  # their plans hold the slice: drop it before the next is read
     merged = merge_viewer_days(condensed).collect()
     return pl.concat(sessions).sort("started_at", "session_id").lazy(), merged
 
