@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import duckdb
 import polars as pl
 
+from flows.marts import build_marts
 from schemas.events import FAMILIES, MESSAGE_SCHEMA, Family
 from streams.simulator import SimConfig, SimMessage, simulate
 from transforms.decode import Decoded, decode_messages
@@ -65,7 +66,6 @@ from warehouse.extensions import load_lake_extensions
 from warehouse.lake import LAKE, LakeConfig, open_lake
 from warehouse.loader import LakeWarehouse
 from warehouse.maintenance import maintain
-from warehouse.marts import build_marts
 from warehouse.migrations import migrate, raw_table
 from warehouse.offline import load_offline
 

@@ -5,7 +5,7 @@
 
 Simulates one day of about N valid events (``streams.simulator``, seed 42, the same day as bench/build.py),
 decodes the messages with ``transforms.decode.decode_messages`` and loads them with the warehouse loader
-(Kafka left out). Then, ``--repeat`` times, builds the day's marts (``warehouse.marts.build_marts``: the daily
+(Kafka left out). Then, ``--repeat`` times, builds the day's marts (``flows.marts.build_marts``: the daily
 build) and checks the day (``quality.checks.check_day``), alternating so that both see the same load on a
 shared machine, and prints for the fastest build and the fastest check: DuckDB's time building the frames,
 GX's time validating them, the check's wall time (the events' profiles overlap GX), the Data Docs rendering,
@@ -30,13 +30,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+from flows.marts import build_marts
 from flows.quality import quality_windows
 from quality.checks import QualityReport, check_day
 from schemas.events import FAMILIES
 from streams.simulator import SimConfig, simulate
 from warehouse.lake import LakeConfig, lake_exists, open_lake
 from warehouse.loader import LakeWarehouse
-from warehouse.marts import build_marts
 from warehouse.offline import load_offline
 
 TZ = "UTC"

@@ -1,4 +1,4 @@
-"""Build the marts: raw tables -> fact and daily mart tables (``warehouse.marts``).
+"""Build the marts: raw tables -> fact and daily mart tables (``flows.marts``).
 
 :func:`run_build` is the plain code (used by the CLI, the flow and the benchmark); :func:`build_marts_flow`
 is the Prefect flow ``build-marts`` around it. Without a range nor ``full`` the build is incremental: only
@@ -16,11 +16,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.marts import BuildResult, build_marts
 from liveops.settings import Settings
+from transforms.plan import plan_figures
 from warehouse.lake import open_lake, retry_busy
 from warehouse.lease import TTL, lease
-from warehouse.marts import BuildResult, build_marts, data_days
 from warehouse.plan import refresh_plan_mart
+from warehouse.rebuild import data_days
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def run_build(
             max_clock_skew=settings.max_clock_skew, progress=step, slice_events=settings.build_slice_events,
         )  # fmt: skip
         # the plan's attainment for the current plan version (docs/plan.md)
-        retry_busy(lambda: refresh_plan_mart(con), "plan mart")
+        retry_busy(lambda: refresh_plan_mart(con, plan_figures), "plan mart")
     log.info("%s", result.line())
     return result
 

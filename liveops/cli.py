@@ -381,7 +381,7 @@ def demo(
     from flows.schedule import describe_quality
     from reports.model import complete_days
     from warehouse.lake import open_lake
-    from warehouse.marts import data_days, warehouse_watermark
+    from warehouse.rebuild import data_days, warehouse_watermark
 
     _load_demo_plan(settings)
     say("Building the marts (only the days new events touched) ...")

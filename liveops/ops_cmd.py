@@ -222,7 +222,7 @@ def _one(con: Any, sql: str) -> tuple[Any, ...] | None:
 
 def _warehouse_status(settings: Settings) -> dict[str, Any]:
     from warehouse.lake import WarehouseError, current_snapshot, lake_exists, open_lake, snapshots
-    from warehouse.marts import warehouse_watermark
+    from warehouse.rebuild import warehouse_watermark
 
     where = settings.lake.describe()
     if not lake_exists(settings.lake):

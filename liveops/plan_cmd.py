@@ -42,6 +42,7 @@ def check(path: PlanFile) -> None:
 @plan_app.command("load")
 def load(path: PlanFile) -> None:
     """Validate a plan file and store it as a new plan version (the same file again changes nothing)."""
+    from transforms.plan import plan_figures
     from warehouse.lake import open_lake
     from warehouse.plan import plan_file_name, refresh_plan_mart, store_plan
 
@@ -52,7 +53,7 @@ def load(path: PlanFile) -> None:
         if not stored.new:
             say(f"{path.name} is already plan version {stored.version}: nothing changed")
             return
-        rows = refresh_plan_mart(con)
+        rows = refresh_plan_mart(con, plan_figures)
     say(f"{path.name} stored as plan version {stored.version} ({len(plan.targets)} targets, {rows} mart rows)")
 
 

@@ -11,15 +11,18 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from schemas.windows import RETENTION_DAYS as RETENTION_DAYS
 from transforms.days import UTC, local_day
 
-RETENTION_DAYS = (1, 7, 30)
 WAU_WINDOW = 7
 MAU_WINDOW = 30
 
 
 def user_activity(viewer: pl.LazyFrame, engagement: pl.LazyFrame, tz: str = UTC) -> pl.LazyFrame:
     """Distinct (user, local day) pairs on which the user has any viewer or engagement event.
+
+    The one definition of an active user: the marts build (``transforms/marts.py``) makes its activity and
+    first active days with it too, from the (user, time) rows the warehouse reads.
 
     Args:
         viewer: typed viewer events (needs ``user_id``, ``event_time``).

@@ -21,15 +21,12 @@ Readings where ``docs/metrics.md`` is silent (documented here, the code follows 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import polars as pl
 
+from schemas.windows import ATTRIBUTION_WINDOW as ATTRIBUTION_WINDOW
+from schemas.windows import REVENUE_WINDOW as REVENUE_WINDOW
 from transforms.days import exact_div
 from transforms.engagement import day_of, ratio
-
-ATTRIBUTION_WINDOW = timedelta(seconds=604_800)  # 7 days; both ends of [t - 7 d, t] are included
-REVENUE_WINDOW = timedelta(seconds=2_592_000)  # 30 days from sign-up to purchase, inclusive
 
 ATTRIBUTED_SCHEMA = pl.Schema(
     {

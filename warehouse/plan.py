@@ -3,22 +3,23 @@
 ``store_plan`` keeps every distinct plan file as a new version (the same file again, by sha256, is a no-op).
 ``refresh_plan_mart`` recomputes the current version's rows of ``agg_daily_plan`` for every built day of its
 targets' periods, leaving other versions' rows as they were. Both run in the pipeline's read-write file;
-the build calls the refresh, and so does ``liveops plan load``.
+the build calls the refresh, and so does ``liveops plan load``. The figures themselves are computed by the
+caller's ``figures`` (``transforms.plan.plan_figures``): the warehouse imports no transform.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import polars as pl
 
 from schemas.plan import Period, Plan, Target, parse_period
-from transforms.plan import plan_figures
 from warehouse.lake import transaction
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,37 @@ _SCOPE_SQL = {
         "campaign_id",
     ),
 }
+
+
+class DayFigures(Protocol):
+    """What ``agg_daily_plan`` stores of a target's figures on a day (``transforms.plan.PlanFigures``)."""
+
+    @property
+    def days_elapsed(self) -> int: ...
+    @property
+    def days_with_data(self) -> int: ...
+    @property
+    def period_days(self) -> int: ...
+    @property
+    def to_date(self) -> float | None: ...
+    @property
+    def expected_to_date(self) -> float: ...
+    @property
+    def attainment(self) -> float | None: ...
+    @property
+    def projected_linear(self) -> float | None: ...
+    @property
+    def projected_weekday(self) -> float | None: ...
+    @property
+    def projected(self) -> float | None: ...
+    @property
+    def projected_variance(self) -> float | None: ...
+    @property
+    def status(self) -> str: ...
+
+
+# The figures of a target on a day from its scope's daily figures (None: the day is outside the period).
+FiguresOf = Callable[[Target, pl.DataFrame, date], DayFigures | None]
 
 
 @dataclass(frozen=True)
@@ -112,8 +144,11 @@ def _daily(con: duckdb.DuckDBPyConnection, target: Target) -> pl.DataFrame:
     return frame
 
 
-def refresh_plan_mart(con: duckdb.DuckDBPyConnection) -> int:
-    """Recompute the current plan version's rows of ``agg_daily_plan``; returns the rows written (0: no plan)."""
+def refresh_plan_mart(con: duckdb.DuckDBPyConnection, figures: FiguresOf) -> int:
+    """Recompute the current plan version's rows of ``agg_daily_plan``; returns the rows written (0: no plan).
+
+    ``figures`` computes each target's figures on each built day (``transforms.plan.plan_figures``).
+    """
     version = current_version(con)
     if version is None:
         return 0
@@ -122,7 +157,7 @@ def refresh_plan_mart(con: duckdb.DuckDBPyConnection) -> int:
     for target in read_targets(con, version):
         daily = _daily(con, target)
         for day in built:
-            f = plan_figures(target, daily, day)
+            f = figures(target, daily, day)
             if f is None:
                 continue
             rows.append(

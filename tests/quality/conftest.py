@@ -15,11 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flows.marts import build_marts
 from streams.simulator import SimConfig, simulate
 from tests.conftest import copy_lake, fresh_lake
 from warehouse.lake import LakeConfig, open_lake
 from warehouse.loader import LakeWarehouse
-from warehouse.marts import build_marts
 from warehouse.offline import load_offline
 
 LATENESS = timedelta(hours=2)

@@ -12,11 +12,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flows.marts import build_marts
 from flows.quality import quality_windows
 from quality.checks import QualityReport, check_day, watermark
 from schemas.expectations import EVENT_SUITES, SUITES, Suite
 from tests.quality.conftest import DAY, LAST_DAY, LATENESS
-from warehouse.marts import build_marts
 
 IN_DAY = "event_time >= TIMESTAMPTZ '2026-11-08 00:00:00+00' AND event_time < TIMESTAMPTZ '2026-11-09 00:00:00+00'"
 

@@ -14,6 +14,7 @@ from liveops.settings import Settings
 from schemas.plan import parse_plan
 from tests.browser import PNG, artifacts_dir, chromium
 from tests.conftest import copy_lake, lake_settings
+from transforms.plan import plan_figures
 from warehouse.lake import LakeConfig, open_lake
 from warehouse.plan import refresh_plan_mart, store_plan
 
@@ -36,7 +37,7 @@ def plan_settings(tmp_path: Path, report_warehouse: LakeConfig) -> Settings:
 def load(settings: Settings, text: str, name: str = "plan.csv") -> tuple[int, bool]:
     with open_lake(settings.lake) as con:
         stored = store_plan(con, parse_plan(text), name)
-        refresh_plan_mart(con)
+        refresh_plan_mart(con, plan_figures)
     return stored.version, stored.new
 
 

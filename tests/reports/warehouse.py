@@ -11,12 +11,12 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from flows.marts import build_marts
 from schemas.events import MESSAGE_SCHEMA, Family
 from streams.simulator import SimConfig, simulate
 from transforms.decode import decode_messages
 from warehouse.lake import LakeConfig, open_lake
 from warehouse.loader import LakeWarehouse
-from warehouse.marts import build_marts
 
 LATENESS = timedelta(hours=2)
 # Ten days from 2026-10-31: the report of 2026-11-08 has seven previous days with data besides the first

@@ -14,13 +14,14 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from flows.marts import build_marts
 from reports.model import read_report
 from reports.summary import build_summary
 from tests.conftest import new_lake
 from tests.factories import day, events_frame, make_engagement_event, ts
 from tests.warehouse.test_marts import LATENESS, Row, Topics, e, load, s, v
 from warehouse.loader import LakeWarehouse
-from warehouse.marts import build_marts, data_days, warehouse_watermark
+from warehouse.rebuild import data_days, warehouse_watermark
 
 STARTED = datetime(2026, 5, 3, tzinfo=UTC)
 

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from flows.marts import build_marts
 from flows.quality import run_quality
 from flows.report import run_report
 from liveops.settings import Settings, Topics
@@ -15,7 +16,6 @@ from tests.conftest import lake_settings, new_lake
 from tests.wire import encode, wire_event
 from warehouse.lake import open_lake
 from warehouse.loader import LakeWarehouse
-from warehouse.marts import build_marts
 from warehouse.offline import load_offline
 
 FAR_AWAY = ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2126-11-21T10:00:00Z"]

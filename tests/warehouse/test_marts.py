@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from flows.marts import build_marts
 from liveops.marts_cmd import check_read_only
 from schemas.events import FAMILIES, Family
 from streams.simulator import SimConfig, simulate
@@ -34,9 +35,10 @@ from tests.factories import (
 )
 from warehouse.lake import LakeConfig, open_lake
 from warehouse.loader import LakeWarehouse
-from warehouse.marts import MART_KEYS, MART_TABLES, build_marts, days_to_rebuild, table_columns
+from warehouse.marts import MART_KEYS, MART_TABLES, table_columns
 from warehouse.migrations import raw_table
 from warehouse.offline import load_offline
+from warehouse.rebuild import days_to_rebuild
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "marts.md"
 LATENESS = timedelta(hours=2)
