@@ -18,8 +18,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from flows.ingest import ingest_without_kafka
 from liveops.marts_cmd import check_read_only
 from schemas.events import FAMILIES, Family
+from streams.memory import arrivals
 from streams.simulator import SimConfig, simulate
 from tests.conftest import lake_connection, new_lake
 from tests.factories import (
@@ -36,7 +38,6 @@ from warehouse.lake import LakeConfig, open_lake
 from warehouse.loader import LakeWarehouse
 from warehouse.marts import MART_KEYS, MART_TABLES, build_marts, days_to_rebuild, table_columns
 from warehouse.migrations import raw_table
-from warehouse.offline import load_offline
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "marts.md"
 LATENESS = timedelta(hours=2)
@@ -769,9 +770,9 @@ def test_a_build_without_data_does_nothing(con: duckdb.DuckDBPyConnection) -> No
 
 
 def simulated_warehouse(lake: LakeConfig, config: SimConfig) -> None:
-    """Simulated traffic decoded and loaded as ingest would (no Kafka: ``warehouse.offline``)."""
+    """Simulated traffic through the real ingest loop, Kafka left out (``streams.memory``)."""
     with LakeWarehouse(lake) as warehouse:
-        load_offline(warehouse, simulate(config), config.topics, batch_size=20_000)
+        ingest_without_kafka(warehouse, arrivals(simulate(config)), config.topics, batch_size=20_000)
 
 
 def docs_queries() -> list[tuple[str, str]]:
