@@ -68,14 +68,17 @@ def simulate_jsonl(events: int, out_dir: Path) -> int:
 
 
 def ingest_jsonl(in_dir: Path, settings: Settings) -> dict[str, Any]:
-    """Decode and load the JSON-lines messages as ingest does, Kafka left out (``warehouse.offline``):
-    batches of 200,000 messages, one transaction each."""
+    """Run the real ingest loop over the JSON-lines messages, Kafka left out (``streams.memory``): batches of
+    200,000 messages, one transaction each."""
+    from flows.ingest import ingest_without_kafka
+    from streams.memory import arrivals
     from streams.producer import read_jsonl
     from warehouse.loader import LakeWarehouse
-    from warehouse.offline import load_offline
 
     with LakeWarehouse(settings.lake) as warehouse:
-        done = load_offline(warehouse, read_jsonl(in_dir), SimConfig().topics, partitions=PARTITIONS, batch_size=BATCH)
+        done = ingest_without_kafka(
+            warehouse, arrivals(read_jsonl(in_dir)), SimConfig().topics, partitions=PARTITIONS, batch_size=BATCH
+        )
     return {"messages": done.messages, "loaded": done.loaded}
 
 

@@ -7,8 +7,8 @@
     uv run python bench/lake.py --skip-big-day --maintain        # part 1 on lakes compacted by maintenance
 
 Part 1, "cost does not grow with history". One simulated run of ``--history-days`` days (about
-``--day-events`` valid events a day, seed 42) is loaded into a lake (the ingest's own decode and
-transactional load, Kafka left out, batches of 200,000 messages), and the messages of its latest day into a
+``--day-events`` valid events a day, seed 42) is loaded into a lake (the real ingest loop over an
+in-memory source, Kafka left out, batches of 200,000 messages), and the messages of its latest day into a
 second lake: a warehouse with 10 days of history and one with 1 day, both holding the same latest day. Both
 get a full marts build. Then, after ``--warmup`` uncounted rounds, for ``--rounds`` rounds, alternating
 which lake goes first, each lake is timed on:
@@ -58,8 +58,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import duckdb
 import polars as pl
 
+from flows.ingest import IngestProgress, ingest_without_kafka
 from flows.marts import build_marts
 from schemas.events import FAMILIES, MESSAGE_SCHEMA, Family
+from streams.memory import arrivals
 from streams.simulator import SimConfig, SimMessage, simulate
 from transforms.decode import Decoded, decode_messages
 from warehouse.extensions import load_lake_extensions
@@ -67,7 +69,6 @@ from warehouse.lake import LAKE, LakeConfig, open_lake
 from warehouse.loader import LakeWarehouse
 from warehouse.maintenance import maintain
 from warehouse.migrations import migrate, raw_table
-from warehouse.offline import load_offline
 
 TZ = "UTC"
 LATENESS = timedelta(hours=2)
@@ -121,9 +122,11 @@ def _folder_mb(folder: Path) -> float:
 
 
 def _load(lake: LakeConfig, messages: Iterable[SimMessage], topics: dict[str, str]) -> int:
-    """Decode and load ``messages`` into ``lake`` as ingest does (Kafka left out); returns the events loaded."""
+    """Run the real ingest loop over ``messages`` into ``lake`` (Kafka left out); returns the events loaded."""
     with LakeWarehouse(lake) as warehouse:
-        return load_offline(warehouse, messages, topics, partitions=PARTITIONS, batch_size=BATCH).loaded
+        return ingest_without_kafka(
+            warehouse, arrivals(messages), topics, partitions=PARTITIONS, batch_size=BATCH
+        ).loaded
 
 
 def _full_build(lake: LakeConfig) -> float:
@@ -335,14 +338,16 @@ def prepare_big_day(root: Path, events: int) -> tuple[LakeConfig, Path, date, in
     started = time.perf_counter()
     _say(f"part 2: simulating one day of ~{events:,} events into a lake ...")
 
-    def progress(n: int) -> None:
-        if n % 1_000_000 < BATCH:
-            _say(f"  {n:,} messages simulated and loaded ({time.perf_counter() - started:.0f} s)")
+    def progress(totals: IngestProgress) -> None:
+        if totals.messages % 1_000_000 < BATCH:
+            _say(f"  {totals.messages:,} messages loaded ({time.perf_counter() - started:.0f} s)")
 
+    _say("  simulating every message first (the in-memory source holds them) ...")
     with LakeWarehouse(lake) as warehouse:
-        loaded = load_offline(
-            warehouse, simulate(config), config.topics, partitions=PARTITIONS, batch_size=BATCH, progress=progress
-        ).loaded
+        loaded = ingest_without_kafka(
+            warehouse, arrivals(simulate(config)), config.topics, partitions=PARTITIONS, batch_size=BATCH,
+            progress=progress,
+        ).loaded  # fmt: skip
     _say(f"  {loaded:,} events loaded in {time.perf_counter() - started:.0f} s; copying them into a DuckDB file ...")
     path = root / "big-file" / "warehouse.duckdb"
     path.parent.mkdir(parents=True)

@@ -4,8 +4,8 @@
     uv run python bench/quality.py --events 2000000 --warehouse ~/q2m-lake   # keep / reuse the lake (a folder)
 
 Simulates one day of about N valid events (``streams.simulator``, seed 42, the same day as bench/build.py),
-decodes the messages with ``transforms.decode.decode_messages`` and loads them with the warehouse loader
-(Kafka left out). Then, ``--repeat`` times, builds the day's marts (``flows.marts.build_marts``: the daily
+ingests them with the real ingest loop over an in-memory source (``flows.ingest.ingest_without_kafka``,
+Kafka left out). Then, ``--repeat`` times, builds the day's marts (``flows.marts.build_marts``: the daily
 build) and checks the day (``quality.checks.check_day``), alternating so that both see the same load on a
 shared machine, and prints for the fastest build and the fastest check: DuckDB's time building the frames,
 GX's time validating them, the check's wall time (the events' profiles overlap GX), the Data Docs rendering,
@@ -30,14 +30,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+from flows.ingest import IngestProgress, ingest_without_kafka
 from flows.marts import build_marts
 from flows.quality import quality_windows
 from quality.checks import QualityReport, check_day
 from schemas.events import FAMILIES
+from streams.memory import arrivals
 from streams.simulator import SimConfig, simulate
 from warehouse.lake import LakeConfig, lake_exists, open_lake
 from warehouse.loader import LakeWarehouse
-from warehouse.offline import load_offline
 
 TZ = "UTC"
 LATENESS = timedelta(hours=2)
@@ -55,12 +56,15 @@ def load_day(lake: LakeConfig, events: int) -> None:
     config = SimConfig(days=1, target_events=events, seed=42)
     started = time.perf_counter()
 
-    def progress(n: int) -> None:
-        if n % 1_000_000 < BATCH:
-            print(f"  {n:,} messages simulated and loaded ({time.perf_counter() - started:.0f} s)", flush=True)
+    def progress(totals: IngestProgress) -> None:
+        if totals.messages % 1_000_000 < BATCH:
+            print(f"  {totals.messages:,} messages loaded ({time.perf_counter() - started:.0f} s)", flush=True)
 
     with LakeWarehouse(lake) as warehouse:
-        load_offline(warehouse, simulate(config), config.topics, batch_size=BATCH, progress=progress)
+        ingest_without_kafka(
+            warehouse, arrivals(simulate(config)), config.topics, partitions=PARTITIONS, batch_size=BATCH,
+            progress=progress,
+        )  # fmt: skip
     print(f"simulated and loaded in {time.perf_counter() - started:.0f} s", flush=True)
 
 

@@ -10,7 +10,8 @@ lost its partitions while stalled), and only then commit the offsets to the Kafk
 tools). A crash anywhere is repaired by simply running again; a killed member's partitions move to the
 others after the session timeout.
 
-:func:`run_ingest` is the loop (plain Python, used by the CLI, the flow and the benchmark);
+:func:`run_ingest` is the loop (plain Python, used by the CLI, the flow and the benchmark; over a
+:class:`streams.memory.MemorySource`, :func:`ingest_without_kafka`, by tests and benchmarks);
 :func:`ingest_events` is the Prefect flow ``ingest-events`` around it.
 """
 
@@ -20,7 +21,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from liveops.settings import Settings
 from schemas.events import Family
 from streams.admin import describe_partitions
 from streams.consumer import Batch, BatchSource, Offsets, SourceError, SourceUnavailable, open_source
+from streams.memory import MemorySource, SourceMessage
 from transforms.decode import decode_messages
 from warehouse.loader import LakeWarehouse, WarehouseWriter
 from warehouse.offsets import StaleBatch
@@ -291,7 +293,7 @@ def ingest_once(
     progress: Callable[[IngestProgress], None] | None = None,
 ) -> IngestProgress:
     """Run ingest with the Kafka source and the lake that ``settings`` describe."""
-    families: dict[str, Family] = {topic: family for family, topic in settings.topics.by_family().items()}  # type: ignore[misc]
+    families = families_of(settings.topics.by_family())
     retry_s = settings.kafka_retry_timeout.total_seconds()
     # One Kafka request never waits longer than the whole retry window (at least 1 s, at most 30 s).
     request_timeout_s = min(30.0, max(1.0, retry_s / 2))
@@ -309,6 +311,40 @@ def ingest_once(
                 source, warehouse, families, settings.batch_size, follow, stop, progress,
                 poll_timeout_s=min(10.0, max(1.0, retry_s / 2)), retry_s=retry_s,
             )  # fmt: skip
+    finally:
+        source.close()
+
+
+def families_of(topics: Mapping[str, str]) -> dict[str, Family]:
+    """Topic name -> event family, from the settings' family -> topic mapping (``Topics.by_family()``)."""
+    return {topic: family for family, topic in topics.items()}  # type: ignore[misc]
+
+
+def ingest_without_kafka(
+    warehouse: WarehouseWriter,
+    messages: Iterable[SourceMessage],
+    topics: Mapping[str, str],
+    *,
+    partitions: int = 3,
+    batch_size: int = 100_000,
+    progress: Callable[[IngestProgress], None] | None = None,
+) -> IngestProgress:
+    """Run the real ingest loop over ``messages`` held in memory (:class:`streams.memory.MemorySource`):
+    simulated days for tests and benchmarks, a JSON-lines file. The warehouse gets what a Kafka ingest of the
+    same messages on ``partitions`` partitions per topic would give it.
+
+    Args:
+        warehouse: where to write (one transaction per batch).
+        messages: the messages in arrival order (``streams.memory.arrivals`` stamps simulated ones).
+        topics: topic name per family (``{"viewer": "viewer-events", ...}``).
+        partitions: partitions per topic.
+        batch_size: messages per batch.
+        progress: called after every committed batch.
+    """
+    families = families_of(topics)
+    source = MemorySource(messages, list(families), partitions)
+    try:
+        return run_ingest(source, warehouse, families, batch_size, progress=progress)
     finally:
         source.close()
 

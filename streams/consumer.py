@@ -3,7 +3,8 @@
 :class:`BatchSource` is the small interface the ingest flow reads through; :class:`KafkaBatchSource`
 implements it with kafka-python (the default), :class:`ConfluentBatchSource` with confluent-kafka
 (librdkafka: it fetches and parses records in native threads, without the GIL the decoder needs), and
-:func:`open_source` picks one by the ``kafka_client`` setting. Both follow the same protocol.
+:func:`open_source` picks one by the ``kafka_client`` setting. Both follow the same protocol; so does
+:class:`streams.memory.MemorySource`, the broker played in memory (tests, benchmarks: no Kafka).
 
 A new source holds every partition of its topics (manual assignment: tools and tests). Ingest calls
 :meth:`BatchSource.join` and becomes a member of the consumer group: Kafka spreads the partitions over the

@@ -81,7 +81,7 @@ class WarehouseWriter(Protocol):
         Raises:
             StaleBatch: a partition's stored offset is not the batch's ``start_offsets`` (another member
                 committed it first): nothing was written. Without ``start_offsets`` (a loader that is the
-                only writer of its partitions: offline loads, tests) there is no such check.
+                only writer of its partitions: tests that load by hand) there is no such check.
         """
         ...
 

@@ -1,7 +1,7 @@
 """A clean simulated warehouse (nine days, marts built) shared by the quality tests; each test gets a copy.
 
-The simulated traffic is decoded (``transforms.decode``) and loaded (``warehouse.loader``) as ingest would, Kafka
-left out, then every day's marts are built. Day 8 (2026-11-08) is the day under test: it is
+The simulated traffic goes through the real ingest loop (``flows.ingest.run_ingest``) over an in-memory source
+(``streams.memory``), Kafka left out, then every day's marts are built. Day 8 (2026-11-08) is the day under test: it is
 complete (day 9's events pushed the watermark past its end plus the allowed lateness) and has seven days
 before it for the volume suite.
 """
@@ -15,12 +15,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flows.ingest import ingest_without_kafka
 from flows.marts import build_marts
+from streams.memory import arrivals
 from streams.simulator import SimConfig, simulate
 from tests.conftest import copy_lake, fresh_lake
 from warehouse.lake import LakeConfig, open_lake
 from warehouse.loader import LakeWarehouse
-from warehouse.offline import load_offline
 
 LATENESS = timedelta(hours=2)
 SIMULATION = SimConfig(days=9, users=150, channels=6, campaigns=2, seed=5)
@@ -29,9 +30,9 @@ LAST_DAY = date(2026, 11, 9)  # the watermark's day: not complete
 
 
 def load_simulation(lake: LakeConfig, config: SimConfig) -> None:
-    """Simulated messages decoded and loaded as ingest would (Kafka left out: ``warehouse.offline``)."""
+    """Simulated messages through the real ingest loop, Kafka left out (``streams.memory``)."""
     with LakeWarehouse(lake) as warehouse:
-        load_offline(warehouse, simulate(config), config.topics, batch_size=20_000)
+        ingest_without_kafka(warehouse, arrivals(simulate(config)), config.topics, batch_size=20_000)
 
 
 @pytest.fixture(scope="session")

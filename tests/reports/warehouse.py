@@ -1,5 +1,5 @@
-"""A small simulated warehouse for the report tests: simulated traffic decoded and loaded as ingest does
-(no Kafka), plus a hostile stream whose channel id, title and category carry HTML and script, then built."""
+"""A small simulated warehouse for the report tests: simulated traffic through the real ingest loop over an
+in-memory source (no Kafka), plus a hostile stream whose channel id, title and category carry HTML and script, then built."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
-import polars as pl
 
+from flows.ingest import ingest_without_kafka
 from flows.marts import build_marts
-from schemas.events import MESSAGE_SCHEMA, Family
-from streams.simulator import SimConfig, simulate
-from transforms.decode import decode_messages
+from streams.memory import arrivals
+from streams.simulator import SimConfig, SimMessage, simulate
 from warehouse.lake import LakeConfig, open_lake
 from warehouse.loader import LakeWarehouse
 
@@ -79,20 +78,20 @@ def hostile_events(day: datetime, viewers: int = 40) -> Iterator[tuple[str, dict
         )
 
 
-def _messages(config: SimConfig, extra: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[tuple[str, bytes, datetime]]:
+def _messages(config: SimConfig, extra: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[SimMessage]:
     for message in simulate(config):
-        yield message.topic, message.value, message.event_time
+        yield SimMessage(message.topic, None, message.value, message.event_time)
     yield from _encoded(extra, "hostile")
 
 
-def _encoded(events: Iterable[tuple[str, dict[str, Any]]], prefix: str) -> Iterator[tuple[str, bytes, datetime]]:
+def _encoded(events: Iterable[tuple[str, dict[str, Any]]], prefix: str) -> Iterator[SimMessage]:
     for n, (topic, event) in enumerate(events):
         body = {"event_id": f"{prefix}-{n:04d}", "schema_version": 1, **event}
-        yield topic, json.dumps(body).encode(), datetime.fromisoformat(event["event_time"])
+        yield SimMessage(topic, None, json.dumps(body).encode(), datetime.fromisoformat(event["event_time"]))
 
 
 def load_simulation(lake: LakeConfig, config: SimConfig, extra: Iterable[tuple[str, dict[str, Any]]] = ()) -> None:
-    """Decode and load ``config``'s traffic plus ``extra`` events into the lake ``lake``.
+    """Ingest ``config``'s traffic plus ``extra`` events into the lake ``lake`` (the real loop, no Kafka).
 
     Partition 0 per topic, offsets counted per topic; arrival (``kafka_timestamp``) = the latest event time
     emitted so far, as a broker fed in emission order would see it.
@@ -108,39 +107,11 @@ def build_hand_warehouse(lake: LakeConfig, events: Iterable[tuple[str, dict[str,
         build_marts(con, None, tz, LATENESS, full=True)
 
 
-def _load(lake: LakeConfig, topics: Mapping[str, str], messages: Iterable[tuple[str, bytes, datetime]]) -> None:
-    families: dict[str, Family] = {topic: family for family, topic in topics.items()}  # type: ignore[misc]
-    offsets: dict[str, int] = {}
-    latest = 0
-    batch: list[tuple[Any, ...]] = []
+def _load(lake: LakeConfig, topics: Mapping[str, str], messages: Iterable[SimMessage]) -> None:
+    """The real ingest loop over ``messages`` (Kafka left out: ``streams.memory``), all on partition 0 of
+    their topic, each arriving at the latest event time emitted so far."""
     with LakeWarehouse(lake) as warehouse:
-
-        def flush() -> None:
-            frame = pl.DataFrame(batch, schema=MESSAGE_SCHEMA, orient="row")
-            decoded = decode_messages(frame, families)
-            ends = {
-                (t, p): o + 1 for t, p, o in frame.group_by("topic", "partition").agg(pl.col("offset").max()).rows()
-            }
-            warehouse.load_batch(
-                decoded.valid,
-                decoded.quarantine,
-                ends,
-                frame.height,
-                decoded.duplicates_in_batch,
-                decoded.unknown_fields,
-                datetime(2026, 12, 1, tzinfo=UTC),
-            )
-            batch.clear()
-
-        for topic, value, event_time in messages:
-            offset = offsets.get(topic, 0)
-            offsets[topic] = offset + 1
-            latest = max(latest, int(event_time.timestamp() * 1000))
-            batch.append((topic, 0, offset, latest, None, value))
-            if len(batch) >= 50_000:
-                flush()
-        if batch:
-            flush()
+        ingest_without_kafka(warehouse, arrivals(messages, partition=0), topics, batch_size=50_000)
 
 
 def build_simulated_warehouse(lake: LakeConfig, config: SimConfig = SIMULATION, tz: str = "UTC") -> None:

@@ -7,28 +7,29 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from flows.ingest import ingest_without_kafka
 from flows.marts import build_marts
 from flows.quality import run_quality
 from flows.report import run_report
 from liveops.settings import Settings, Topics
+from streams.memory import arrivals
 from streams.simulator import SimMessage
 from tests.conftest import lake_settings, new_lake
 from tests.wire import encode, wire_event
 from warehouse.lake import open_lake
 from warehouse.loader import LakeWarehouse
-from warehouse.offline import load_offline
 
 FAR_AWAY = ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2126-11-21T10:00:00Z"]
 
 
-def test_far_away_years_end_to_end_through_offline_load_build_quality_and_report(tmp_path: Path) -> None:
+def test_far_away_years_end_to_end_through_ingest_build_quality_and_report(tmp_path: Path) -> None:
     emitted = datetime(2026, 11, 1, 10, tzinfo=UTC)
     good = [wire_event("like", event_time="2026-11-01T10:00:00Z") for _ in range(3)]
     bad = [wire_event("like", event_time=t) for t in FAR_AWAY]
     messages = [SimMessage("engagement-events", b"k", encode(e), emitted) for e in good + bad]
     lake = new_lake(tmp_path / "w")
     with LakeWarehouse(lake) as warehouse:
-        load_offline(warehouse, messages, Topics().model_dump(), batch_size=100)
+        ingest_without_kafka(warehouse, arrivals(messages), Topics().model_dump(), batch_size=100)
     con = open_lake(lake)
     try:
         reasons = con.sql("SELECT reason, field, count(*) FROM quarantine GROUP BY ALL").fetchall()

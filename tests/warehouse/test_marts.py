@@ -18,9 +18,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from flows.ingest import ingest_without_kafka
 from flows.marts import build_marts
 from liveops.marts_cmd import check_read_only
 from schemas.events import FAMILIES, Family
+from streams.memory import arrivals
 from streams.simulator import SimConfig, simulate
 from tests.conftest import lake_connection, new_lake
 from tests.factories import (
@@ -37,7 +39,6 @@ from warehouse.lake import LakeConfig, open_lake
 from warehouse.loader import LakeWarehouse
 from warehouse.marts import MART_KEYS, MART_TABLES, table_columns
 from warehouse.migrations import raw_table
-from warehouse.offline import load_offline
 from warehouse.rebuild import days_to_rebuild
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "marts.md"
@@ -771,9 +772,9 @@ def test_a_build_without_data_does_nothing(con: duckdb.DuckDBPyConnection) -> No
 
 
 def simulated_warehouse(lake: LakeConfig, config: SimConfig) -> None:
-    """Simulated traffic decoded and loaded as ingest would (no Kafka: ``warehouse.offline``)."""
+    """Simulated traffic through the real ingest loop, Kafka left out (``streams.memory``)."""
     with LakeWarehouse(lake) as warehouse:
-        load_offline(warehouse, simulate(config), config.topics, batch_size=20_000)
+        ingest_without_kafka(warehouse, arrivals(simulate(config)), config.topics, batch_size=20_000)
 
 
 def docs_queries() -> list[tuple[str, str]]:
