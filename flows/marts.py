@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import polars as pl
 
+from schemas.marts import MART_TABLES
 from transforms.days import days_frame
 from transforms.marts import (
     ChunkInputs,
@@ -34,8 +35,8 @@ from transforms.marts import (
     first_active_days,
     viewer_inputs,
 )
+from warehouse.mart_tables import outdated_marts, recreate_marts
 from warehouse.marts import (
-    MART_TABLES,
     BuildMode,
     build_days_rows,
     read_campaign,
@@ -196,6 +197,15 @@ def build_marts(
     build_id = uuid.uuid4().hex
     mode: BuildMode = "full" if full else ("range" if days is not None else "incremental")
 
+    # Marts are rebuilt, not migrated: built under other definitions than the registry's, they are recreated
+    # from it and every day is rebuilt (warehouse/mart_tables.py).
+    outdated = outdated_marts(con)
+    recreated = outdated is not None
+    if outdated is not None:
+        say(outdated)
+        recreate_marts(con)
+        full, mode = True, "full"
+
     # The bookmark is taken before anything is read: rows ingested meanwhile count as new next time.
     snapshot = offsets_snapshot(con)
     watermark = warehouse_watermark(con, max_clock_skew)
@@ -242,7 +252,7 @@ def build_marts(
     record_build(
         con, build_id=build_id, mode=mode, started_at=started_at, finished_at=datetime.now(UTC), days=chosen,
         watermark=watermark, tz=tz, allowed_lateness=allowed_lateness, max_clock_skew=max_clock_skew,
-        snapshot=snapshot,
+        snapshot=snapshot, recreated=recreated,
     )  # fmt: skip
     return BuildResult(
         build_id=build_id,

@@ -24,6 +24,7 @@ from typing import Literal
 
 import polars as pl
 
+from schemas.marts import HEADLINE, zero_fill
 from transforms.audience import RETENTION_DAYS, daily_audience, retention_cohorts, user_activity
 from transforms.campaigns import (
     ATTRIBUTION_WINDOW,
@@ -67,14 +68,10 @@ UNKNOWN = "unknown"
 SESSION_LOOKBACK = timedelta(hours=24)
 CAMPAIGN_LOOKBACK = REVENUE_WINDOW + ATTRIBUTION_WINDOW + timedelta(days=1)
 ACTIVITY_LOOKBACK_DAYS = max(RETENTION_DAYS)
-# Headline figures that are 0 (not null) on a day without them: counts, and sums of hours and spend.
-HEADLINE_ZERO_INT = [
-    "dau", "wau", "mau", "new_users", "unique_viewers", "sessions", "pcu", "chat_messages", "chatters",
-    "likes", "shares", "follows", "unfollows", "net_follows", "gift_value_cents", "subscription_revenue_cents",
-    "purchase_revenue_cents", "paying_users", "reports", "streams_live", "active_channels", "impressions",
-    "clicks", "attributed_signups", "organic_signups", "attributed_revenue_cents",
-]  # fmt: skip
-HEADLINE_ZERO_FLOAT = ["hours_watched", "acu", "hours_broadcast", "spend"]
+# Headline figures that are 0 (not null) on a day without them, as the registry declares (counts, and sums
+# of hours and spend).
+HEADLINE_ZERO_INT = [name for name, value in zero_fill(HEADLINE).items() if isinstance(value, int)]
+HEADLINE_ZERO_FLOAT = [name for name, value in zero_fill(HEADLINE).items() if isinstance(value, float)]
 
 
 @dataclass(frozen=True)

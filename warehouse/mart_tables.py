@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from schemas.marts import MARTS, MARTS_VERSION
+import schemas.marts as registry
 from warehouse.lake import committed
 
 
@@ -28,24 +28,32 @@ def recorded_version(con: duckdb.DuckDBPyConnection) -> str | None:
     return None if row is None else str(row[0])
 
 
-def needs_recreate(con: duckdb.DuckDBPyConnection, version: str = MARTS_VERSION) -> bool:
-    """Whether the marts were built under other definitions than ``version`` (or never under any)."""
-    return recorded_version(con) != version
+def outdated_marts(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why the marts must be recreated (a line to print), or None when they follow the registry's version."""
+    recorded = recorded_version(con)
+    if recorded == registry.MARTS_VERSION:
+        return None
+    was = "none recorded" if recorded is None else f"version {recorded}"
+    return (
+        f"mart definitions changed ({was} -> version {registry.MARTS_VERSION}): "
+        "recreating the marts and rebuilding every day"
+    )
 
 
 def recreate_marts(con: duckdb.DuckDBPyConnection) -> None:
     """Drop every mart table and create it again, empty, from the registry (one transaction, retried)."""
 
     def recreate(c: duckdb.DuckDBPyConnection) -> None:
-        for mart in MARTS:
+        for mart in registry.MARTS:
             c.execute(f"DROP TABLE IF EXISTS {mart.name}")
             c.execute(mart.ddl())
 
     committed(con, recreate, "recreating the marts")
 
 
-def record_version(
-    con: duckdb.DuckDBPyConnection, build_id: str, recreated: bool, version: str = MARTS_VERSION
-) -> None:
-    """Record that build ``build_id`` finished writing the marts under ``version``."""
-    con.execute("INSERT INTO mart_versions VALUES (?, ?, ?, ?)", [version, datetime.now(UTC), build_id, recreated])
+def record_version(con: duckdb.DuckDBPyConnection, build_id: str, recreated: bool) -> None:
+    """Record that build ``build_id`` finished writing the marts under the registry's version."""
+    con.execute(
+        "INSERT INTO mart_versions VALUES (?, ?, ?, ?)",
+        [registry.MARTS_VERSION, datetime.now(UTC), build_id, recreated],
+    )

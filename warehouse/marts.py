@@ -36,55 +36,17 @@ import duckdb
 import polars as pl
 
 from schemas.events import SOURCE_COLUMNS, Family, polars_schema
-from warehouse.lake import retry_busy, transaction
+from schemas.marts import MART_TABLES, UNREAD_RAW_COLUMNS
+from warehouse.lake import committed, retry_busy, transaction
+from warehouse.mart_tables import record_version
 from warehouse.migrations import raw_table
 from warehouse.rebuild import BUCKET_US, all_events_sql, bucket_start, marked_time_sql, one_row, skew_sql
 
 BuildMode = Literal["incremental", "full", "range"]
 
-# Mart tables and the column whose day a build replaces.
-MART_TABLES: dict[str, str] = {
-    "fct_sessions": "start_day",
-    "fct_session_days": "day",
-    "fct_minute_concurrency": "day",
-    "agg_daily_headline": "day",
-    "agg_daily_category": "day",
-    "agg_daily_channel": "day",
-    "agg_daily_stream": "day",
-    "agg_daily_campaign": "day",
-    "agg_daily_source": "day",
-    "agg_daily_device": "day",
-    "agg_daily_country": "day",
-    "agg_daily_shares_by_target": "day",
-    "agg_daily_reports_by_reason": "day",
-    "agg_retention_cohorts": "as_of_day",
-    "build_days": "day",
-}
-
-# The key of every mart table (not enforced by DuckDB: see migration 3; tests check it).
-MART_KEYS: dict[str, tuple[str, ...]] = {
-    "fct_sessions": ("session_id",),
-    "fct_session_days": ("day", "session_id"),
-    "fct_minute_concurrency": ("day", "minute"),
-    "agg_daily_headline": ("day",),
-    "agg_daily_category": ("day", "category"),
-    "agg_daily_channel": ("day", "channel_id"),
-    "agg_daily_stream": ("day", "stream_id"),
-    "agg_daily_campaign": ("day", "campaign_id", "channel"),
-    "agg_daily_source": ("day", "source"),
-    "agg_daily_device": ("day", "device"),
-    "agg_daily_country": ("day", "country"),
-    "agg_daily_shares_by_target": ("day", "target"),
-    "agg_daily_reports_by_reason": ("day", "reason"),
-    "agg_retention_cohorts": ("as_of_day", "cohort_date"),
-    "build_days": ("day",),
-}
-
-# Columns the metrics never read (free text, or fields no figure uses): not loaded, to save memory.
-UNUSED_COLUMNS = frozenset(
-    {"schema_version", "is_anonymous", "bitrate_kbps", "message", "comment", "title", "gift_id", "quantity",
-     "tier", "creative_id", *SOURCE_COLUMNS}
-)  # fmt: skip
+# Raw columns the build does not read (free text the registry lists, and the Kafka coordinates): not
+# loaded, to save memory. Every other contract field is read, so a new figure needs no change here.
+UNUSED_COLUMNS = frozenset({*UNREAD_RAW_COLUMNS, *SOURCE_COLUMNS})
 _UTC_TS = pl.Datetime("us", "UTC")
 
 
@@ -269,29 +231,31 @@ def record_build(
     allowed_lateness: timedelta,
     max_clock_skew: timedelta,
     snapshot: list[tuple[str, str, int, int]],
+    recreated: bool = False,
 ) -> None:
-    """Record a finished build in ``build_runs``; unless a range build, move the bookmark to ``snapshot``.
+    """Record a finished build in ``build_runs`` and the registry version it wrote (``mart_versions``;
+    ``recreated``: it recreated the marts first); unless a range build, move the bookmark to ``snapshot``.
 
     ``snapshot`` is ``warehouse.rebuild.offsets_snapshot`` taken when the build started (rows ingested
     meanwhile count as new next time). Retried when another writer's commit got in the way.
     """
 
-    def bookkeeping() -> None:
-        with transaction(con):
-            if mode != "range":
-                con.execute("DELETE FROM build_state")
-                if snapshot:
-                    con.executemany("INSERT INTO build_state VALUES (?, ?, ?, ?)", [list(row) for row in snapshot])
-            con.execute(
-                "INSERT INTO build_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    build_id, mode, started_at, finished_at, days[0] if days else None,
-                    days[-1] if days else None, len(days), watermark, tz, allowed_lateness.total_seconds(),
-                    mode != "range", max_clock_skew.total_seconds(),
-                ],
-            )  # fmt: skip
+    def bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
+        if mode != "range":
+            con.execute("DELETE FROM build_state")
+            if snapshot:
+                con.executemany("INSERT INTO build_state VALUES (?, ?, ?, ?)", [list(row) for row in snapshot])
+        record_version(con, build_id, recreated)
+        con.execute(
+            "INSERT INTO build_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                build_id, mode, started_at, finished_at, days[0] if days else None,
+                days[-1] if days else None, len(days), watermark, tz, allowed_lateness.total_seconds(),
+                mode != "range", max_clock_skew.total_seconds(),
+            ],
+        )  # fmt: skip
 
-    retry_busy(bookkeeping, "marts build")
+    committed(con, bookkeeping, "marts build")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from schemas.expectations import (
     required_fields,
     suite,
 )
-from warehouse.marts import MART_KEYS, MART_TABLES
+from schemas.marts import MART_KEYS, MART_TABLES
 
 
 def test_suite_and_expectation_names_are_unique_and_described() -> None:

@@ -22,6 +22,7 @@ from flows.ingest import ingest_without_kafka
 from flows.marts import build_marts
 from liveops.marts_cmd import check_read_only
 from schemas.events import FAMILIES, Family
+from schemas.marts import MART_KEYS, MART_TABLES
 from streams.memory import arrivals
 from streams.simulator import SimConfig, simulate
 from tests.conftest import lake_connection, new_lake
@@ -37,7 +38,7 @@ from tests.factories import (
 )
 from warehouse.lake import LakeConfig, open_lake
 from warehouse.loader import LakeWarehouse
-from warehouse.marts import MART_KEYS, MART_TABLES, table_columns
+from warehouse.marts import table_columns
 from warehouse.migrations import raw_table
 from warehouse.rebuild import days_to_rebuild
 
