@@ -260,6 +260,12 @@ MARTS: tuple[Mart, ...] = (
             _ratio("startup_p95_ms", "95th percentile startup_ms of session_start events in D", "ms", check=None),
             _ratio("rebuffering_ratio", "buffering time of heartbeats / watch time in D", check=NON_NEGATIVE),
             _ratio("error_exit_rate", "session_end with reason error / all session_end in D"),
+            _ratio(
+                "avg_bitrate_kbps",
+                "mean bitrate_kbps of the heartbeats in D that report one",
+                "kbps",
+                check=NON_NEGATIVE,
+            ),
             _count("chat_messages", "chat_message events in D", "messages"),
             _count("chatters", "distinct users with a chat_message in D", "users"),
             _ratio("engagement_rate", "chatters / unique_viewers", check=None),
@@ -444,6 +450,10 @@ METRICS: tuple[Metric, ...] = (
         better="down", key_figure=True,
     ),
     Metric("error_exit_rate", "share", "qoe", "Error exit rate", "错误退出率", "error ends / all ends", better="down"),
+    Metric(
+        "avg_bitrate_kbps", "decimal", "qoe", "Average bitrate (kbps)", "平均码率（kbps）",
+        "mean bitrate_kbps over the heartbeats in D that report one (each heartbeat counts once)",
+    ),
     Metric("chat_messages", "count", "community", "Chat messages", "弹幕/聊天消息", "chat_message events in D"),
     Metric("chatters", "count", "community", "Chatters", "发言用户", "users with a chat_message in D"),
     Metric("engagement_rate", "share", "community", "Engagement rate", "互动率", "chatters / unique_viewers", key_figure=True),

@@ -289,6 +289,8 @@ def viewer_days(viewer: pl.LazyFrame, tz: str = UTC) -> ViewerDays:
             pl.col("buffering_ms").filter(event_type == "heartbeat").sum().cast(pl.Int64).alias("buffering_ms"),
             (event_type == "session_end").sum().cast(pl.Int64).alias("ends"),
             ((event_type == "session_end") & (pl.col("reason") == "error")).sum().cast(pl.Int64).alias("errors"),
+            pl.col("bitrate_kbps").filter(event_type == "heartbeat").sum().cast(pl.Int64).alias("bitrate_kbps_sum"),
+            pl.col("bitrate_kbps").filter(event_type == "heartbeat").count().cast(pl.Int64).alias("bitrate_heartbeats"),
         ),
     )
 
@@ -469,7 +471,9 @@ def daily_qoe(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -> pl
     - ``rebuffering_ratio``: Σ ``buffering_ms`` of heartbeats in D / (1000 * Σ watch_seconds(·, D)); null
       when no watch time;
     - ``error_exit_rate``: ``session_end`` events in D with ``reason = 'error'`` / all ``session_end`` events
-      in D; null without any.
+      in D; null without any;
+    - ``avg_bitrate_kbps``: Σ ``bitrate_kbps`` / number of heartbeats in D with a non-null ``bitrate_kbps``
+      (per heartbeat: each minute of delivery weighs the same); null without any.
 
     Days reported: every date from the first to the last local day with a viewer event or session watch time.
 
@@ -479,8 +483,8 @@ def daily_qoe(viewer: pl.LazyFrame, sessions: pl.LazyFrame, tz: str = UTC) -> pl
         tz: IANA time zone of the report.
 
     Returns:
-        Columns ``day``, ``startup_p50_ms``, ``startup_p95_ms``, ``rebuffering_ratio``, ``error_exit_rate``
-        (all Float64); sorted by ``day``.
+        Columns ``day``, ``startup_p50_ms``, ``startup_p95_ms``, ``rebuffering_ratio``, ``error_exit_rate``,
+        ``avg_bitrate_kbps`` (all Float64); sorted by ``day``.
     """
     return daily_qoe_of(viewer_days(viewer, tz), sessions, tz)
 
@@ -500,13 +504,18 @@ def daily_qoe_of(condensed: ViewerDays, sessions: pl.LazyFrame, tz: str = UTC) -
     exits = condensed.totals.filter(pl.col("ends") > 0).select(
         "day", pl.col("ends").alias("_ends"), pl.col("errors").alias("_errors")
     )
+    bitrate = condensed.totals.select(
+        "day", pl.col("bitrate_kbps_sum").alias("_bitrate_sum"), pl.col("bitrate_heartbeats").alias("_bitrates")
+    )
     watch_us = pl.col("_watch_us").fill_null(0)
     ends = pl.col("_ends").fill_null(0)
+    bitrates = pl.col("_bitrates").fill_null(0)
     return (
         days.join(startup, on="day", how="left")
         .join(buffering, on="day", how="left")
         .join(watched, on="day", how="left")
         .join(exits, on="day", how="left")
+        .join(bitrate, on="day", how="left")
         .select(
             "day",
             pl.col("startup_p50_ms").cast(pl.Float64),
@@ -522,6 +531,11 @@ def daily_qoe_of(condensed: ViewerDays, sessions: pl.LazyFrame, tz: str = UTC) -
             .otherwise(None)
             .cast(pl.Float64)
             .alias("error_exit_rate"),
+            pl.when(bitrates > 0)
+            .then(pl.col("_bitrate_sum") / bitrates)
+            .otherwise(None)
+            .cast(pl.Float64)
+            .alias("avg_bitrate_kbps"),
         )
         .sort("day")
     )

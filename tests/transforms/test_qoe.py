@@ -6,7 +6,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from tests.factories import day, make_viewer_event, session_events, viewer_frame
-from transforms.sessions import build_sessions, daily_qoe
+from transforms.sessions import build_sessions, daily_qoe, daily_qoe_of, merge_viewer_days, viewer_days
 
 QOE_SCHEMA = {
     "day": pl.Date,
@@ -14,6 +14,7 @@ QOE_SCHEMA = {
     "startup_p95_ms": pl.Float64,
     "rebuffering_ratio": pl.Float64,
     "error_exit_rate": pl.Float64,
+    "avg_bitrate_kbps": pl.Float64,
 }
 
 
@@ -49,10 +50,10 @@ def test_daily_qoe_by_hand() -> None:
     got = daily_qoe(v, build_sessions(v), "UTC").collect()
     expected = pl.DataFrame(
         [
-            (day("2026-05-01"), 250.0, 895.0, 4500 / (1000 * 1860), 0.5),
-            (day("2026-05-02"), 5000.0, 5000.0, 0.0, 0.0),
-            (day("2026-05-03"), None, None, None, None),
-            (day("2026-05-04"), None, None, None, None),
+            (day("2026-05-01"), 250.0, 895.0, 4500 / (1000 * 1860), 0.5, 3000.0),  # 3 heartbeats at 3000
+            (day("2026-05-02"), 5000.0, 5000.0, 0.0, 0.0, None),  # no heartbeat: no bitrate
+            (day("2026-05-03"), None, None, None, None, None),
+            (day("2026-05-04"), None, None, None, None, None),
         ],
         schema=QOE_SCHEMA,
         orient="row",
@@ -74,10 +75,38 @@ def test_daily_qoe_uses_the_local_day_of_each_event() -> None:
     got = daily_qoe(v, build_sessions(v), "America/New_York").collect()
     expected = pl.DataFrame(
         [
-            (day("2026-05-01"), 400.0, 400.0, 0.0, None),
-            (day("2026-05-02"), None, None, 900 / (1000 * 1800), 1.0),
+            (day("2026-05-01"), 400.0, 400.0, 0.0, None, None),
+            (day("2026-05-02"), None, None, 900 / (1000 * 1800), 1.0, 3000.0),
         ],
         schema=QOE_SCHEMA,
         orient="row",
     )
     assert_frame_equal(got, expected)
+
+
+def test_average_bitrate_is_per_heartbeat_that_reports_one() -> None:
+    # Session a: three heartbeats at 1000 kbps; session b: one at 4000 and one without a bitrate (null).
+    # Per heartbeat: (3 x 1000 + 4000) / 4 = 1750 (the null heartbeat is not counted). Not per session
+    # ((1000 + 4000) / 2 = 2500) nor over all heartbeats with null as 0 (7000 / 5 = 1400).
+    beats = [
+        ("a", "10:01", 1000),
+        ("a", "10:02", 1000),
+        ("a", "10:03", 1000),
+        ("b", "11:01", 4000),
+        ("b", "11:02", None),
+    ]
+    v = viewer_frame(
+        *session_events("a", "2026-05-01 10:00", "2026-05-01 10:10", startup_ms=100, reason="user_left"),
+        *session_events("b", "2026-05-01 11:00", "2026-05-01 11:10", startup_ms=100, reason="user_left"),
+        *(
+            make_viewer_event(event_type="heartbeat", session_id=s, event_time=f"2026-05-01 {t}", bitrate_kbps=kbps)
+            for s, t, kbps in beats
+        ),
+    )
+    got = daily_qoe(v, build_sessions(v), "UTC").collect()
+    assert got["avg_bitrate_kbps"].to_list() == [1750.0]
+    # Slices of a large day merge exactly: each session alone, then merged, gives the same figure.
+    parts = [v.filter(pl.col("session_id") == sid) for sid in ("a", "b")]
+    condensed = merge_viewer_days([viewer_days(p, "UTC") for p in parts])
+    merged_sessions = pl.concat([build_sessions(p) for p in parts])
+    assert daily_qoe_of(condensed, merged_sessions, "UTC").collect()["avg_bitrate_kbps"].to_list() == [1750.0]
