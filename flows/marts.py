@@ -35,7 +35,7 @@ from transforms.marts import (
     first_active_days,
     viewer_inputs,
 )
-from warehouse.mart_tables import outdated_marts, recreate_marts
+from warehouse.mart_tables import never_built, outdated_marts, recreate_marts
 from warehouse.marts import (
     BuildMode,
     build_days_rows,
@@ -199,12 +199,14 @@ def build_marts(
 
     # Marts are rebuilt, not migrated: built under other definitions than the registry's, they are recreated
     # from it and every day is rebuilt (warehouse/mart_tables.py).
+    # (A warehouse never built gets its marts from the registry too, silently: its build covers every day.)
     outdated = outdated_marts(con)
     recreated = outdated is not None
     if outdated is not None:
-        say(outdated)
+        if not never_built(con):
+            say(outdated)
+            full, mode = True, "full"
         recreate_marts(con)
-        full, mode = True, "full"
 
     # The bookmark is taken before anything is read: rows ingested meanwhile count as new next time.
     snapshot = offsets_snapshot(con)

@@ -28,6 +28,12 @@ def recorded_version(con: duckdb.DuckDBPyConnection) -> str | None:
     return None if row is None else str(row[0])
 
 
+def never_built(con: duckdb.DuckDBPyConnection) -> bool:
+    """No build has run on this warehouse yet (its marts are the empty tables of migration 3)."""
+    row = con.execute("SELECT count(*) FROM build_runs").fetchone()
+    return row is None or row[0] == 0
+
+
 def outdated_marts(con: duckdb.DuckDBPyConnection) -> str | None:
     """Why the marts must be recreated (a line to print), or None when they follow the registry's version."""
     recorded = recorded_version(con)
