@@ -16,7 +16,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from liveops.settings import Settings
+from config.settings import Settings
 from warehouse.lake import open_lake, retry_busy
 from warehouse.lease import TTL, lease
 from warehouse.marts import BuildResult, build_marts, data_days

@@ -43,11 +43,11 @@ import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from config.settings import Settings
 from flows.build import run_build
 from flows.ingest import ingest_once
 from flows.quality import run_quality
 from flows.report import run_report
-from liveops.settings import Settings
 from quality.checks import QualityReport
 from reports.delivery import (
     DeliveryAttempt,

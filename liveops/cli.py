@@ -21,7 +21,7 @@ from liveops.redact import REDACTOR
 if TYPE_CHECKING:
     import threading
 
-    from liveops.settings import Settings
+    from config.settings import Settings
 
 app = typer.Typer(
     help=(

@@ -20,7 +20,7 @@ import typer
 from liveops.console import day_option, fail, load_settings, say
 
 if TYPE_CHECKING:
-    from liveops.settings import Settings
+    from config.settings import Settings
 
 REPORT_FILES = ("report.html", "summary.md", "summary.json")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from liveops.settings import Settings
+from config.settings import Settings
 from streams.broker import LocalBroker, free_port
 from tests.postgres import PASSWORD, PostgresServer, postgres_server
 from warehouse.lake import LakeConfig, open_lake

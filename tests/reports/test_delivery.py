@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from config.settings import Settings
 from flows.schedule import deliver_and_record
-from liveops.settings import Settings
 from reports.delivery import (
     ReportContent,
     WebhookTarget,

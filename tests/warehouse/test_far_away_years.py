@@ -7,9 +7,9 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from config.settings import Settings, Topics
 from flows.quality import run_quality
 from flows.report import run_report
-from liveops.settings import Settings, Topics
 from streams.simulator import SimMessage
 from tests.conftest import lake_settings, new_lake
 from tests.wire import encode, wire_event
