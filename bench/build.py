@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-from liveops.settings import Settings, Topics
+from config.settings import Settings, Topics
 from streams.simulator import SimConfig, simulate
 
 PARTITIONS = 3

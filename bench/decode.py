@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson
 import polars as pl
 
-from liveops.settings import Topics
+from config.settings import Topics
 from schemas.events import MESSAGE_SCHEMA
 from streams.simulator import SimConfig, simulate
 from transforms.decode import decode_messages

@@ -39,7 +39,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from liveops.settings import Settings  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from streams.broker import LocalBroker, create_topics, free_port  # noqa: E402
 from streams.producer import produce  # noqa: E402
 from streams.simulator import SimConfig, simulate  # noqa: E402
@@ -92,7 +92,7 @@ print(json.dumps({"messages": count, "seconds": elapsed,
 INGEST = """
 import json, resource, sys, time
 from flows.ingest import ingest_once
-from liveops.settings import Settings
+from config.settings import Settings
 settings = Settings.model_validate_json(sys.argv[1])
 start = time.perf_counter()
 totals = ingest_once(settings)

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
 
-from liveops.settings import Settings  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from streams.broker import LocalBroker, create_topics, free_port  # noqa: E402
 from streams.producer import produce  # noqa: E402
 from streams.simulator import SimConfig, simulate  # noqa: E402

@@ -109,7 +109,7 @@ def main() -> int:
         catalog, data_path = f"sqlite:{lake / 'catalog.sqlite'}", f"{lake / 'files'}/"
         lake_env = {"LIVEOPS_LAKE_CATALOG": catalog, "LIVEOPS_LAKE_DATA_PATH": data_path}
         envs = {mode: env | lake_env for mode, env in _environments(Path(tmp), args.cold).items()}
-        create = "from liveops.settings import Settings; from warehouse.lake import open_lake; open_lake(Settings().lake).close()"
+        create = "from config.settings import Settings; from warehouse.lake import open_lake; open_lake(Settings().lake).close()"
         subprocess.run([python, "-c", create], env=envs["warm"], check=True)
         commands: dict[str, tuple[list[str], Path | None]] = {
             "import duckdb": ([python, "-c", "import duckdb"], None),

@@ -16,8 +16,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from config.settings import Settings
 from flows.marts import BuildResult, build_marts
-from liveops.settings import Settings
 from transforms.plan import plan_figures
 from warehouse.lake import open_lake, retry_busy
 from warehouse.lease import TTL, lease

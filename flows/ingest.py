@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from prefect import flow, get_run_logger
 from prefect.states import Failed
 
-from liveops.settings import Settings
+from config.settings import Settings
 from schemas.events import Family
 from streams.admin import describe_partitions
 from streams.consumer import Batch, BatchSource, Offsets, SourceError, SourceUnavailable, open_source

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 
-from liveops.settings import Settings
+from config.settings import Settings
 from quality.checks import DayWindow, QualityReport, check_day, event_span, windows_from
 from schemas.expectations import VOLUME_TRAILING_DAYS
 from transforms.days import days_frame

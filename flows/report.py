@@ -28,7 +28,7 @@ from typing import Any, cast
 import duckdb
 from prefect import flow, get_run_logger
 
-from liveops.settings import Settings
+from config.settings import Settings
 from reports.i18n import LANGS, Lang
 from reports.model import Report, ReportError, Restatement, read_report
 from reports.render import render_html, render_markdown

@@ -21,7 +21,7 @@ from liveops.redact import REDACTOR
 if TYPE_CHECKING:
     import threading
 
-    from liveops.settings import Settings
+    from config.settings import Settings
 
 app = typer.Typer(
     help=(
@@ -344,7 +344,6 @@ def demo(
     """
     import time
 
-    from flows.ingest import ingest_once
     from streams.broker import BrokerError, create_topics, topic_status
     from streams.producer import produce
     from streams.simulator import SimConfig, simulate
@@ -371,21 +370,20 @@ def demo(
         say(f"Produced {produced:,} messages.")
     else:
         say(f"The topics already hold {existing:,} messages: not simulating again.")
-    say("Ingesting into DuckDB ...")
-    totals = ingest_once(settings, progress=lambda p: say("  " + p.line()))
-    say(f"Ingested: {totals.line()}.")
+    from flows.pipeline import run_day
 
-    from flows.build import run_build
-    from flows.quality import run_quality
-    from flows.report import run_report
-    from flows.schedule import describe_quality
+    say("Ingesting into DuckDB ...")
+    ingested = run_day(settings, None, ["ingest"], progress=say)
+    ingested.raise_failure("ingest")
+    say(f"Ingested: {ingested.steps['ingest'].detail}.")
+
     from reports.model import complete_days
     from warehouse.lake import open_lake
     from warehouse.rebuild import data_days, warehouse_watermark
 
     _load_demo_plan(settings)
     say("Building the marts (only the days new events touched) ...")
-    run_build(settings, progress=lambda line: say("  " + line))
+    run_day(settings, None, ["build"], progress=say).raise_failure("build")
     with open_lake(settings.lake, read_only=True) as con:
         built_days = data_days(con, settings.report_timezone, settings.max_clock_skew)
         complete = complete_days(con)
@@ -397,19 +395,21 @@ def demo(
     if last != built_days[-1]:
         say(f"Reporting {last}, the last complete day ({built_days[-1]} may still receive events).")
     say(f"Checking the data quality of {last} ...")
+    checked = run_day(settings, last, ["quality", "report"], langs=["en", "zh"], report_time=simulated_now)
     paths_extra: list[Path] = []
     verdict = "quality checks did not run"
-    try:
-        quality = run_quality(settings, last, report_time=simulated_now)
-    except Exception as exc:  # the report is still written; it says the checks did not run
-        say(f"Quality checks of {last} failed to run ({exc}); the report says so.")
+    quality_outcome = checked.steps["quality"]
+    if quality_outcome.failed:  # the report is still written; it says the checks did not run
+        say(f"Quality checks of {last} failed to run ({quality_outcome.error}); the report says so.")
     else:
-        say(f"Quality checks of {last}: {describe_quality(quality)}")
+        quality = quality_outcome.value
+        say(f"Quality checks of {last}: {quality_outcome.detail}")
         verdict = "VERIFIED by the quality gate" if quality.verified else "UNVERIFIED: a critical quality check failed"
         if quality.data_docs is not None:
             docs = quality.data_docs
             paths_extra.append(docs.relative_to(Path.cwd()) if docs.is_relative_to(Path.cwd()) else docs)
-    paths = run_report(settings, last, ["en", "zh"])
+    checked.raise_failure("report")
+    paths: list[Path] = checked.value("report")
     summary = json.loads((settings.reports_dir / last.isoformat() / "summary.json").read_text(encoding="utf-8"))
     from reports.render import console_summary
 

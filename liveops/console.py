@@ -16,7 +16,7 @@ import typer
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from liveops.settings import Settings
+    from config.settings import Settings
 
 ENV_PREFIX = "LIVEOPS_"
 
@@ -53,7 +53,7 @@ def load_settings() -> Settings:
     """The settings from the environment and ``.env``; invalid ones end the command with exit code 2."""
     from pydantic import ValidationError
 
-    from liveops.settings import Settings
+    from config.settings import Settings
 
     try:
         settings = Settings()

@@ -20,7 +20,7 @@ import typer
 from liveops.console import day_option, fail, load_settings, say
 
 if TYPE_CHECKING:
-    from liveops.settings import Settings
+    from config.settings import Settings
 
 REPORT_FILES = ("report.html", "summary.md", "summary.json")
 
@@ -65,7 +65,8 @@ def serve(
     try:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from flows.schedule import LocalPrefectServer, serve_deployments
+        from flows.deployments import serve_deployments
+        from flows.prefect_server import LocalPrefectServer
 
         api_url = PREFECT_API_URL.value()
         schedule_line = (
@@ -126,7 +127,7 @@ def backfill(
     (every rerun delivers again). Exits 1 when a day's quality check, report or delivery failed.
     """
 
-    from flows.schedule import run_backfill
+    from flows.backfill import run_backfill
 
     start, end = from_day.date(), to_day.date()
     if start > end:
@@ -152,7 +153,8 @@ def deliver(
 
     Exits 2 when no channel is configured, 1 when a channel failed after its retries.
     """
-    from flows.schedule import deliver_and_record, delivery_config, report_day
+    from flows.deliver import deliver_and_record, delivery_config
+    from flows.pipeline import report_day
     from reports.delivery import DeliverySummary, ReportFiles
 
     settings = load_settings()

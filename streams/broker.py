@@ -27,6 +27,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from runtime.processes import ExitedEarly, NotReadyInTime, start_and_wait
+
 log = logging.getLogger(__name__)
 
 POM = Path(__file__).with_name("pom.xml")
@@ -289,22 +291,21 @@ class LocalBroker:
             )  # fmt: skip
             if fmt.returncode != 0:
                 raise BrokerError(f"formatting the broker's storage failed:\n{fmt.stdout}{fmt.stderr}")
-        with self.stdout_file.open("ab") as out:
-            proc = subprocess.Popen(
-                [*java, "kafka.Kafka", str(config)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        try:
+            start_and_wait(
+                [*java, "kafka.Kafka", str(config)], self.stdout_file, self.answers, timeout, name="the Kafka broker",
+                on_start=self._record_pid,
             )  # fmt: skip
-        self.pid_file.write_text(str(proc.pid))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
-                raise BrokerError(f"the Kafka broker exited with code {proc.returncode}:\n{self.tail(30)}")
-            if self.answers():
-                return True
-            time.sleep(0.5)
-        self.down()
-        raise BrokerError(f"the Kafka broker did not answer within {timeout:.0f} s:\n{self.tail(30)}")
+        except ExitedEarly as exc:
+            self.pid_file.unlink(missing_ok=True)
+            raise BrokerError(f"the Kafka broker exited with code {exc.returncode}:\n{self.tail(30)}") from None
+        except NotReadyInTime:
+            self.down()
+            raise BrokerError(f"the Kafka broker did not answer within {timeout:.0f} s:\n{self.tail(30)}") from None
+        return True
+
+    def _record_pid(self, process: subprocess.Popen[bytes]) -> None:
+        self.pid_file.write_text(str(process.pid))
 
     def answers(self, timeout_ms: int = 2000) -> bool:
         """True when the broker answers a metadata request."""

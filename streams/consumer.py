@@ -335,7 +335,7 @@ class KafkaBatchSource:
         self._consumer.close()
 
 
-# kafka-python keyword -> librdkafka property, for the settings liveops maps (liveops.settings.kafka_client_config).
+# kafka-python keyword -> librdkafka property, for the settings liveops maps (config.settings.kafka_client_config).
 _LIBRDKAFKA_NAMES = {
     "security_protocol": "security.protocol",
     "sasl_mechanism": "sasl.mechanism",

@@ -17,7 +17,7 @@ import hypothesis
 import pytest
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from liveops.settings import Settings
+from config.settings import Settings
 from streams.broker import LocalBroker, free_port
 from tests.postgres import PASSWORD, PostgresServer, postgres_server
 from warehouse.lake import LakeConfig, open_lake

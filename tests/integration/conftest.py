@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.schedule import LocalPrefectServer
+from flows.prefect_server import LocalPrefectServer
 from streams.broker import free_port
 
 

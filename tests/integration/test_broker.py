@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from liveops.settings import Settings
+from config.settings import Settings
 from streams.broker import BrokerError, LocalBroker, create_topics, free_port, topic_status
 
 pytestmark = pytest.mark.kafka

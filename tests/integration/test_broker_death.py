@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from liveops.settings import Settings
+from config.settings import Settings
 from streams.broker import LocalBroker, free_port
 from tests.conftest import lake_env, lake_settings, local_broker
 from tests.integration.test_ingest import produce

@@ -16,10 +16,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from config.settings import Settings
 from flows.build import build_marts_flow, run_build
 from flows.ingest import ingest_once
 from liveops.marts_cmd import build, query
-from liveops.settings import Settings
 from streams.broker import create_topics
 from streams.producer import produce
 from streams.simulator import SimConfig, simulate

@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from config.settings import Settings
 from flows.ingest import ingest_once
-from liveops.settings import Settings
 from streams.broker import LocalBroker, create_topics
 from streams.producer import produce
 from streams.simulator import SimConfig, simulate

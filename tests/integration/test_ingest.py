@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from config.settings import Settings
 from flows.build import run_build
 from flows.ingest import IngestProgress, ingest_once
-from liveops.settings import Settings
 from streams.broker import create_topics
 from streams.producer import produce as produce_simulated
 from streams.simulator import SimConfig, simulate
@@ -152,7 +152,7 @@ def test_an_analyst_sees_each_batch_of_a_follow_run_within_5_s(settings: Setting
 READER = """
 import json, sys, time
 from pathlib import Path
-from liveops.settings import Settings
+from config.settings import Settings
 from warehouse.lake import current_snapshot, open_lake
 stop, RAW, lake = Path(sys.argv[1]), json.loads(sys.argv[2]), Settings().lake
 con, queries = None, 0

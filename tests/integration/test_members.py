@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
+from config.settings import Settings
 from flows.ingest import ingest_once
 from flows.members import INGEST_DEPLOYMENT
-from liveops.settings import Settings
 from tests.conftest import lake_settings
 from tests.integration.test_exactly_once import (
     TABLES,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from liveops.settings import Settings
+from config.settings import Settings
 from tests.conftest import REPO, lake_env
 
 SECTIONS = ("## The local Kafka broker", "## Simulating traffic, ingesting it, querying it", "## Operating it")

@@ -24,11 +24,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from config.settings import Settings
+from flows.deployments import HOURLY_DEPLOYMENT, REPORT_DEPLOYMENT, WAREHOUSE_LIMIT
 from flows.ingest import ingest_once
 from flows.members import INGEST_DEPLOYMENT
-from flows.schedule import HOURLY_DEPLOYMENT, REPORT_DEPLOYMENT, WAREHOUSE_LIMIT
 from liveops.ops_cmd import backfill, status
-from liveops.settings import Settings
 from streams.broker import create_topics
 from streams.producer import produce
 from streams.simulator import SimConfig, simulate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from liveops.settings import Settings
+from config.settings import Settings
 from streams.consumer import BatchSource, ConfluentBatchSource, KafkaBatchSource, Offsets, open_source
 from tests.integration.test_ingest import produce
 

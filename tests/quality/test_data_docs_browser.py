@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
 from flows.quality import run_quality
-from liveops.settings import Settings
 from quality.checks import watermark
 from schemas.expectations import SUITES
 from tests.browser import PNG, artifacts_dir, chromium

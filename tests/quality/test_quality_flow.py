@@ -10,10 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from config.settings import Settings
 from flows.quality import NoDataForDay, check_quality, run_quality
 from flows.report import run_report
 from liveops.quality_cmd import quality
-from liveops.settings import Settings
 from quality.checks import watermark
 from schemas.expectations import SUITES
 from tests.conftest import lake_env, lake_settings

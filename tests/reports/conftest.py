@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from liveops.settings import Settings
+from config.settings import Settings
 from tests.conftest import fresh_lake, lake_settings
 from tests.reports.warehouse import build_simulated_warehouse
 from warehouse.lake import LakeConfig, open_lake

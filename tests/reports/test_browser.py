@@ -16,8 +16,8 @@ from typing import Any, cast
 
 import pytest
 
+from config.settings import Settings
 from flows.report import run_report
-from liveops.settings import Settings
 from tests.browser import PNG, artifacts_dir, chromium
 from tests.conftest import copy_lake, lake_settings
 from tests.reports.warehouse import REPORT_DAY, add_quality_run

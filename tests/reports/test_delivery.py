@@ -1,6 +1,6 @@
 """Delivery of a written report: a real HTTP server and a real (tiny) SMTP server on 127.0.0.1.
 
-Each test writes a report's three files by hand, delivers them with ``flows.schedule.deliver_and_record``
+Each test writes a report's three files by hand, delivers them with ``flows.deliver.deliver_and_record``
 (the code the scheduled flow, ``liveops deliver`` and ``liveops backfill --deliver`` run) and checks what the
 servers received, the ``deliveries`` rows, and that the report's files are untouched.
 """
@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from flows.schedule import deliver_and_record
-from liveops.settings import Settings
+from config.settings import Settings
+from flows.deliver import deliver_and_record
 from reports.delivery import (
     ReportContent,
     WebhookTarget,

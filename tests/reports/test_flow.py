@@ -16,9 +16,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from config.settings import Settings
 from flows.report import daily_report_flow, default_day, run_report
 from liveops.report_cmd import report
-from liveops.settings import Settings
 from reports.model import ReportError
 from tests.conftest import lake_env
 from tests.reports.warehouse import REPORT_DAY

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
 from flows.report import run_report
-from liveops.settings import Settings
 from schemas.plan import parse_plan
 from tests.browser import PNG, artifacts_dir, chromium
 from tests.conftest import copy_lake, lake_settings

@@ -7,7 +7,7 @@ from pathlib import Path
 import confluent_kafka
 import pytest
 
-from liveops.settings import Settings
+from config.settings import Settings
 from streams.consumer import librdkafka_config
 
 

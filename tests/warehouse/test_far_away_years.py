@@ -7,11 +7,11 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from config.settings import Settings, Topics
 from flows.ingest import ingest_without_kafka
 from flows.marts import build_marts
 from flows.quality import run_quality
 from flows.report import run_report
-from liveops.settings import Settings, Topics
 from streams.memory import arrivals
 from streams.simulator import SimMessage
 from tests.conftest import lake_settings, new_lake
