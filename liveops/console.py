@@ -124,6 +124,7 @@ def parse_day(value: str | date) -> date:
         raise typer.BadParameter(f"the date {text} does not exist ({exc})") from None
 
 
-def day_option(help: str) -> Any:
-    """The one ``--date YYYY-MM-DD`` option every command that takes a day uses (parsed by :func:`parse_day`)."""
-    return typer.Option("--date", metavar="YYYY-MM-DD", parser=parse_day, help=help, show_default=False)
+def day_option(help: str, flag: str = "--date") -> Any:
+    """The one ``YYYY-MM-DD`` option every command that takes a day uses (``--date``; ``--from`` / ``--to``
+    for a range), parsed by :func:`parse_day`."""
+    return typer.Option(flag, metavar="YYYY-MM-DD", parser=parse_day, help=help, show_default=False)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from liveops.console import PREFECT_HELP, fail, load_settings, say, tracked_by_prefect
+from liveops.console import PREFECT_HELP, day_option, fail, load_settings, say, tracked_by_prefect
 
 if TYPE_CHECKING:
     from warehouse.lake import LakeConfig
@@ -46,22 +46,13 @@ class OutputFormat(StrEnum):
 
 def build(
     from_day: Annotated[
-        datetime | None,
-        typer.Option(
-            "--from",
-            formats=["%Y-%m-%d"],
-            metavar="YYYY-MM-DD",
-            help="first day to rebuild (a day of the report time zone); alone: up to the last day with data",
+        date | None,
+        day_option(
+            "first day to rebuild (a day of the report time zone); alone: up to the last day with data", "--from"
         ),
     ] = None,
     to_day: Annotated[
-        datetime | None,
-        typer.Option(
-            "--to",
-            formats=["%Y-%m-%d"],
-            metavar="YYYY-MM-DD",
-            help="last day to rebuild; alone: from the first day with data",
-        ),
+        date | None, day_option("last day to rebuild; alone: from the first day with data", "--to")
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="rebuild every day with data")] = False,
     prefect: Annotated[
@@ -81,8 +72,7 @@ def build(
 
     if full and (from_day or to_day):
         raise fail("use either --full or --from/--to, not both", 2)
-    start = from_day.date() if from_day else None
-    end = to_day.date() if to_day else None
+    start, end = from_day, to_day
     if start and end and start > end:
         raise fail(f"--from {start} is after --to {end}", 2)
     settings = load_settings()

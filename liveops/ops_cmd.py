@@ -106,13 +106,8 @@ def serve(
 
 
 def backfill(
-    from_day: Annotated[
-        datetime,
-        typer.Option("--from", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="first day (report time zone)"),
-    ],
-    to_day: Annotated[
-        datetime, typer.Option("--to", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="last day, included")
-    ],
+    from_day: Annotated[date, day_option("first day (report time zone)", "--from")],
+    to_day: Annotated[date, day_option("last day, included", "--to")],
     lang: Annotated[
         list[str] | None, typer.Option("--lang", help="report language (repeatable; default: the report's own)")
     ] = None,
@@ -129,7 +124,7 @@ def backfill(
 
     from flows.backfill import run_backfill
 
-    start, end = from_day.date(), to_day.date()
+    start, end = from_day, to_day
     if start > end:
         raise fail(f"--from {start} is after --to {end}", 2)
     settings = load_settings()
