@@ -22,14 +22,18 @@ TOP_LEVEL = [
     "date", "timezone", "complete", "verified", "watermark", "generated_at", "headline", "retention", "categories",
     "top_channels", "campaigns", "sources", "data_quality", "anomalies", "plan_version", "plan",
 ]  # fmt: skip
-HEADLINE = [
-    "dau", "wau", "mau", "stickiness", "new_users", "unique_viewers", "sessions", "hours_watched", "pcu",
-    "pcu_at", "acu", "avg_watch_minutes", "startup_p50_ms", "startup_p95_ms", "rebuffering_ratio",
-    "error_exit_rate", "chat_messages", "chatters", "engagement_rate", "likes", "shares", "follows",
-    "unfollows", "net_follows", "gift_value_cents", "subscription_revenue_cents", "purchase_revenue_cents",
-    "paying_users", "csat", "nps", "reports", "report_rate", "hours_broadcast", "streams_live",
-    "active_channels", "impressions", "clicks", "ctr", "spend", "attributed_signups", "organic_signups",
-]  # fmt: skip
+
+
+def _documented_headline() -> list[str]:
+    """The headline keys as docs/metrics.md lists them, in its order (the `headline` item of summary.json)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    item = re.search(r"^- `headline`:(.*?)(?=^- `)", text, re.S | re.M)
+    assert item, "docs/metrics.md lists no `headline` keys"
+    return re.findall(r"`(\w+)`", item.group(1))
+
+
+# Checked against the docs, not a copy here: the registry, the summary and the docs must agree.
+HEADLINE = _documented_headline()
 RETENTION = ["d1", "d7", "d30", "cohorts"]
 COHORT = ["cohort_date", "size", "d1", "d7", "d30"]
 CATEGORY = ["category", "hours_broadcast", "hours_watched", "streams_live", "viewer_ratio"]
