@@ -35,11 +35,23 @@ hypothesis.settings.load_profile("liveops")
 
 
 _NOT_FAST = ("slow", "kafka", "prefect", "browser")
+# Test folders whose tests each take seconds (a real lake per test, subprocesses of the CLI, a simulated
+# week built and checked by Great Expectations): ``slow`` as a whole. What is left for ``-m fast`` is the
+# pure code (transforms, schemas, the sources, the report's rendering and comparisons) on tiny inputs.
+SLOW_FOLDERS = ("integration", "warehouse", "quality", "liveops", "flows")
+SLOW_MODULES = ("reports/test_summary.py", "reports/test_flow.py", "reports/test_delivery.py",
+                "reports/test_plan_report.py", "reports/test_render.py", "streams/test_simulator.py",
+                "reports/test_comparisons.py", "reports/test_anomalies.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``fast`` every test that needs no outside service and is not ``slow``: ``pytest -m fast``."""
+    """Mark ``slow`` the tests of :data:`SLOW_FOLDERS` / :data:`SLOW_MODULES`, then ``fast`` every test that
+    needs no outside service and is not ``slow``: ``pytest -m fast`` is the inner loop."""
+    tests = Path(__file__).resolve().parent
     for item in items:
+        where = item.path.resolve().relative_to(tests).as_posix()
+        if where.split("/")[0] in SLOW_FOLDERS or where in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
         if not any(item.get_closest_marker(name) for name in _NOT_FAST):
             item.add_marker(pytest.mark.fast)
 
