@@ -177,6 +177,7 @@ def test_a_duplicate_within_a_batch_keeps_the_earliest_arrival_of_its_copies() -
         max_size=12,
     )
 )
+@pytest.mark.slow  # a fuzz run of many examples: outside the fast loop
 def test_fuzzed_messages_never_crash_and_nothing_is_lost(values: list[bytes]) -> None:
     topics = list(FAMILY_OF_TOPIC)
     messages = [(topics[i % 4], v) for i, v in enumerate(values)]

@@ -11,6 +11,7 @@ import itertools
 import json
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -91,6 +92,7 @@ def test_the_fast_path_and_the_rules_agree_on_the_whole_corpus_in_one_batch() ->
     assert fast.quarantine.height > 300 and sum(f.height for f in fast.valid.values()) > 2000
 
 
+@pytest.mark.slow  # a fuzz run of many examples: outside the fast loop
 def test_message_by_message_gives_what_one_batch_gives() -> None:
     messages = _corpus()[::5]  # one message in five: two decoder calls each
     first: dict[tuple[str, str], dict[str, object]] = {}
@@ -160,6 +162,7 @@ def test_simulated_traffic_takes_the_fast_path() -> None:
         max_size=12,
     )
 )
+@pytest.mark.slow  # a fuzz run of many examples: outside the fast loop
 def test_fuzzed_events_decode_the_same_on_both_paths(values: list[bytes]) -> None:
     topics = list(FAMILY_OF_TOPIC)
     frame = messages_frame([(topics[i % 4], v) for i, v in enumerate(values)])
