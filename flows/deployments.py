@@ -175,33 +175,33 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
     from prefect.schedules import Cron, Interval
     from prefect.types.entrypoint import EntrypointType
 
+    def deployment(flow: Any, name: str, schedule: Any, on_collision: Any, description: str) -> RunnerDeployment:
+        """One of liveops' deployments: one run at a time (``on_collision`` says what a second one does)."""
+        limit = ConcurrencyLimitConfig(limit=1, collision_strategy=on_collision)
+        made = flow.to_deployment(
+            name=name, schedule=schedule, concurrency_limit=limit, description=description, tags=["liveops"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        )  # fmt: skip
+        # `to_deployment` is sync-compatible: called from sync code it returns the deployment itself.
+        return cast("RunnerDeployment", made)
+
     at = settings.report_time
-    hourly = hourly_ingest_build.to_deployment(
-        name="hourly-ingest-build",
-        schedule=Interval(settings.ingest_interval, anchor_date=datetime(2020, 1, 1, tzinfo=UTC), timezone="UTC"),
-        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
-        description="Ingest what is new in Kafka, then an incremental build of the marts.",
-        tags=["liveops"],
-        entrypoint_type=EntrypointType.MODULE_PATH,
-    )
-    report = scheduled_report.to_deployment(
-        name="daily-report",
-        schedule=Cron(f"{at.minute} {at.hour} * * *", timezone=settings.report_timezone),
-        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
-        description="The report of the day before (report time zone), then its delivery.",
-        tags=["liveops"],
-        entrypoint_type=EntrypointType.MODULE_PATH,
-    )
-    maintenance = lake_maintenance.to_deployment(
-        name="lake-maintenance",
-        schedule=Cron(f"{at.minute} {(at.hour + 2) % 24} * * *", timezone=settings.report_timezone),
-        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
-        description="Compaction, snapshot expiry and clean-up of the lake's files.",
-        tags=["liveops"],
-        entrypoint_type=EntrypointType.MODULE_PATH,
-    )
-    # `to_deployment` is sync-compatible: called from sync code it returns the deployment itself.
-    return [cast("RunnerDeployment", d) for d in (hourly, report, maintenance)]
+    return [
+        deployment(
+            hourly_ingest_build, "hourly-ingest-build",
+            Interval(settings.ingest_interval, anchor_date=datetime(2020, 1, 1, tzinfo=UTC), timezone="UTC"),
+            ConcurrencyLimitStrategy.CANCEL_NEW, "Ingest what is new in Kafka, then an incremental build of the marts.",
+        ),
+        deployment(
+            scheduled_report, "daily-report", Cron(f"{at.minute} {at.hour} * * *", timezone=settings.report_timezone),
+            ConcurrencyLimitStrategy.ENQUEUE, "The report of the day before (report time zone), then its delivery.",
+        ),
+        deployment(
+            lake_maintenance, "lake-maintenance",
+            Cron(f"{at.minute} {(at.hour + 2) % 24} * * *", timezone=settings.report_timezone),
+            ConcurrencyLimitStrategy.CANCEL_NEW, "Compaction, snapshot expiry and clean-up of the lake's files.",
+        ),
+    ]  # fmt: skip
 
 
 def ensure_warehouse_limit() -> None:
