@@ -14,9 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 
 from config.settings import Settings
 from flows.ingest import ingest_once
@@ -24,19 +22,11 @@ from streams.broker import LocalBroker, create_topics
 from streams.producer import produce
 from streams.simulator import SimConfig, simulate
 from tests.conftest import fresh_lake, lake_env, lake_settings
+from tests.lake_contents import assert_same_contents, ledger_totals
 from tests.postgres import PASSWORD, PostgresServer
 from warehouse.lake import LakeConfig, open_lake
 
 pytestmark = pytest.mark.kafka
-
-TABLES = {
-    "raw_viewer_events": "event_id",
-    "raw_engagement_events": "event_id",
-    "raw_campaign_events": "event_id",
-    "raw_stream_events": "event_id",
-    "quarantine": "kafka_topic, kafka_partition, kafka_offset",
-    "ingest_offsets": 'topic, "partition"',
-}
 
 
 def fill_topics(settings: Settings, target_events: int, seed: int, partitions: int = 3, users: int = 3000) -> int:
@@ -54,28 +44,6 @@ def another_lake(lake: LakeConfig, folder: Path, request: pytest.FixtureRequest)
         server: PostgresServer = request.getfixturevalue("postgres")
         return LakeConfig(f"postgres:{server.new_database()}", f"{folder / 'lake-files'}/", PASSWORD)
     return fresh_lake(folder, request.getfixturevalue("lake_template"))
-
-
-# Columns that say who wrote and when (they differ between runs by design): not compared.
-WHO_AND_WHEN = {"ingest_offsets": "member, batch_id, committed_at"}
-
-
-def snapshot(lake: LakeConfig) -> dict[str, pl.DataFrame]:
-    with open_lake(lake, read_only=True) as con:
-        return {
-            table: con.sql(
-                f"SELECT * EXCLUDE ({WHO_AND_WHEN[table]}) FROM {table} ORDER BY {key}"
-                if table in WHO_AND_WHEN
-                else f"SELECT * FROM {table} ORDER BY {key}"
-            ).pl()
-            for table, key in TABLES.items()
-        }
-
-
-def ledger_totals(lake: LakeConfig) -> tuple[int, ...]:
-    with open_lake(lake, read_only=True) as con:
-        row = con.execute("SELECT sum(messages), sum(loaded), sum(duplicates), sum(quarantined) FROM ingest_batches")
-        return tuple(int(v) for v in row.fetchone())  # type: ignore[union-attr]
 
 
 def ingest_env(settings: Settings, lake: LakeConfig, group: str, batch_size: int) -> dict[str, str]:
@@ -142,10 +110,7 @@ def test_sigkill_at_random_points_then_rerun_equals_one_clean_run(
     _, err = final.communicate(timeout=600)
     assert final.returncode == 0, err
 
-    expected, actual = snapshot(clean_lake), snapshot(crashed_lake)
-    for table in TABLES:
-        assert actual[table].height == expected[table].height, table
-        assert_frame_equal(actual[table], expected[table], check_row_order=True)
+    assert_same_contents(crashed_lake, clean_lake)
     assert ledger_totals(crashed_lake) == ledger_totals(clean_lake)
     messages, loaded, duplicates, quarantined = ledger_totals(clean_lake)
     assert messages == produced and loaded + duplicates + quarantined == produced
