@@ -5,6 +5,15 @@ carries one ``.duckdb_extension`` file per DuckDB version under ``extensions/v<v
 DuckDB and these wheels to the same version (see docs/warehouse.md). :func:`load_lake_extensions` turns off
 DuckDB's automatic install and load on the connection, then ``LOAD``\\s each file by its path, so nothing is
 fetched, and nothing is written to the user's extension directory.
+
+:func:`lake_connection` opens the connection these files are loaded into. It skips DuckDB's signature check
+of each file (``allow_unsigned_extensions``): that check reads the whole ~35 MB file and verifies an RSA
+signature over it, ~0.1-0.4 s per extension and most of a ``liveops query``'s start-up, and it guards
+against loading a build from an untrusted source. These files are not from one: they come from wheels
+that ``uv`` installed with the hashes in ``uv.lock`` checked, into the same environment as DuckDB's own
+library and liveops's code, which nothing signs either; whoever could change an extension file there could
+change those. The connection still loads nothing else by itself (automatic install and load are off), and
+``liveops query`` refuses any statement but a read (``LOAD`` and ``INSTALL`` included).
 """
 
 from __future__ import annotations
@@ -67,6 +76,21 @@ def extension_file(name: str) -> Path:
     return path
 
 
+def lake_connection() -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB connection for :func:`load_lake_extensions`: no signature check, no network.
+
+    The files it loads are the installed wheels' own (see the module's docstring for why their signature is
+    not checked again on every start); DuckDB's automatic extension install and load are off from the start.
+    """
+    return duckdb.connect(
+        config={
+            "allow_unsigned_extensions": True,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
+
+
 def disable_network_extensions(con: duckdb.DuckDBPyConnection) -> None:
     """Stop DuckDB from installing or loading extensions by itself (which would try the network).
 
@@ -82,9 +106,10 @@ def load_lake_extensions(
 ) -> None:
     """Load ``ducklake`` and the extensions its catalog and data path need into ``con``, and no others.
 
-    Each ``LOAD`` checks the extension's signature over its whole file (about 35 MB each: most of a
-    ``liveops query``'s start-up, see bench/startup.py), so an extension the lake does not use is not loaded:
-    a PostgreSQL catalog does not pay for ``sqlite_scanner``, a local data path not for ``httpfs``.
+    Each ``LOAD`` maps and initialises a ~35 MB file (and, on a connection not made by
+    :func:`lake_connection`, checks its signature over the whole file: see bench/startup.py), so an extension
+    the lake does not use is not loaded: a PostgreSQL catalog does not pay for ``sqlite_scanner``, a local
+    data path not for ``httpfs``.
     Automatic extension install and load are turned off on the connection first, so a missing extension is
     an error here, never a download.
 

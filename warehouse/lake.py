@@ -27,7 +27,7 @@ from typing import TypeVar
 import duckdb
 
 from warehouse.conninfo import mask_passwords
-from warehouse.extensions import load_lake_extensions
+from warehouse.extensions import lake_connection, load_lake_extensions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -196,7 +196,7 @@ def open_lake(
             _create_sqlite(sqlite_path)
     if config.s3 is None and not read_only:
         Path(config.data_path).mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
+    con = lake_connection()
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")

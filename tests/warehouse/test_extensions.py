@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.extensions import ExtensionUnavailableError, extension_file, load_lake_extensions
+from liveops.marts_cmd import QueryRefused, check_read_only
+from warehouse.extensions import ExtensionUnavailableError, extension_file, lake_connection, load_lake_extensions
 
 _READER = textwrap.dedent(
     """
@@ -80,6 +81,32 @@ def test_a_postgres_catalog_does_not_load_the_sqlite_scanner() -> None:
         }
     assert {"ducklake", "postgres_scanner"} <= loaded
     assert not {"sqlite_scanner", "httpfs"} & loaded
+
+
+def test_the_lake_connection_loads_the_wheels_files_and_nothing_by_itself(tmp_path: Path) -> None:
+    # No signature check on this connection (the wheels' own files, see warehouse/extensions.py), so it must
+    # load nothing on its own, and `liveops query` must refuse a LOAD or INSTALL of anything else.
+    with lake_connection() as con:
+        settings = dict(
+            con.execute(
+                "SELECT name, value FROM duckdb_settings() WHERE name IN "
+                "('allow_unsigned_extensions', 'autoinstall_known_extensions', 'autoload_known_extensions')"
+            ).fetchall()
+        )
+        assert settings == {
+            "allow_unsigned_extensions": "true",
+            "autoinstall_known_extensions": "false",
+            "autoload_known_extensions": "false",
+        }
+        load_lake_extensions(con)
+        _attach(con, tmp_path)
+        con.execute("CREATE TABLE lake.t AS SELECT 1 AS a")
+        assert con.execute("SELECT a FROM lake.t").fetchall() == [(1,)]
+        with pytest.raises(duckdb.Error, match="httpfs"):  # not loaded, and not installed or loaded by itself
+            con.execute("SELECT * FROM read_csv('https://example.invalid/a.csv')").fetchall()
+    for statement in (f"LOAD '{tmp_path / 'evil.duckdb_extension'}'", "INSTALL spatial", "FORCE INSTALL httpfs"):
+        with pytest.raises(QueryRefused):
+            check_read_only(statement)
 
 
 def test_an_unknown_extension_is_a_clear_error() -> None:
