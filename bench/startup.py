@@ -3,7 +3,8 @@
 Runs, round after round, ``python -c "import duckdb"``, ``liveops --help``, ``liveops query "select 1"``
 (against a tiny lake made here, migrated like a real one: the query attaches it read-only) and the *lake
 floor*: a bare Python program that does only what any program must do to answer ``select 1`` from the lake
-(import DuckDB, load the two extensions from their wheels, attach the catalog, use it), without the CLI. It takes each command's median wall time and prints the ratios to the duckdb import.
+(import DuckDB, load the two extensions from their wheels, attach the catalog, use it), without the CLI.
+It takes each command's median wall time and prints the ratios to the duckdb import.
 Targets: ``--help`` at most 1.5x the duckdb import, ``query`` at most 2x.
 
 Python's bytecode cache is controlled, not inherited: by default every command runs with a warm cache in a

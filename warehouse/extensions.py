@@ -80,15 +80,11 @@ def lake_connection() -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection for :func:`load_lake_extensions`: no signature check, no network.
 
     The files it loads are the installed wheels' own (see the module's docstring for why their signature is
-    not checked again on every start); DuckDB's automatic extension install and load are off from the start.
+    not checked again on every start); DuckDB's automatic extension install and load are off before it returns.
     """
-    return duckdb.connect(
-        config={
-            "allow_unsigned_extensions": True,
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-        }
-    )
+    con = duckdb.connect(config={"allow_unsigned_extensions": True})
+    disable_network_extensions(con)
+    return con
 
 
 def disable_network_extensions(con: duckdb.DuckDBPyConnection) -> None:
