@@ -1,13 +1,16 @@
 """Benchmark of the decoder alone: µs a message for ``decode_messages`` on simulated values.
 
 Simulates N messages (the simulator's mix: mostly heartbeats, its duplicates and malformed messages), cuts
-them into batches like the ingest's, and times, interleaved over several rounds: the whole decoder; the
+them into batches of the ingest's default size (``LIVEOPS_BATCH_SIZE``, 100,000), and times, interleaved over several rounds: the whole decoder; the
 decoder with its typed fast path off (the vectorised rules on every message, as the decoder worked before
 the fast path); and, as the baseline, ``orjson.loads`` alone on every value (parse only, no rule, no
 frame). It prints µs a message and the ratio of each to the baseline. No broker, no warehouse.
 
-    uv run python bench/decode.py                    # N = 200,000, batches of 50,000, 3 rounds
-    uv run python bench/decode.py --messages 1000000 --batch 200000
+    uv run python bench/decode.py                    # N = 200,000, batches of 100,000, 3 rounds
+    uv run python bench/decode.py --messages 1000000 --batch 50000
+
+``--against REV`` also times the decoder of a git revision, loaded from ``git show`` into this process: the
+packages that revision imports must be installed (the decoder before the native fast path used msgspec).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson
 import polars as pl
 
-from config.settings import Topics
+from config.settings import Settings, Topics
 from schemas.events import MESSAGE_SCHEMA
 from streams.simulator import SimConfig, simulate
 from transforms.decode import decode_messages
@@ -77,7 +80,7 @@ def main() -> None:
     """Print µs a message (median of the rounds) of the decoder, the rules path alone and orjson alone."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=Settings.model_fields["batch_size"].default)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-rules", action="store_true", help="skip the (slow) rules-only contender")
     parser.add_argument("--against", metavar="REV", help="also time the decoder of this git revision (e.g. main)")

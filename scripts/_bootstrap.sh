@@ -14,6 +14,11 @@ if ! command -v uv >/dev/null 2>&1; then
     echo "  \`uv run ...\` commands, run: export PATH=\"\$HOME/.local/bin:\$PATH\" (or add that line to ~/.bashrc)" >&2
   fi
 fi
+if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
+  echo "liveops compiles its decoder's native part (native/) on install and needs a C compiler and Python's" >&2
+  echo "  headers: on Debian/Ubuntu run \`apt-get install gcc python3-dev\`, then run this command again." >&2
+  exit 1
+fi
 # --compile-bytecode: the dependencies' .pyc files are written once here, so no command compiles Prefect,
 # Great Expectations and the rest from source again (where PYTHONDONTWRITEBYTECODE is set, as on CI and in
 # many containers, every process would: 7-13 s more for a command that imports the whole stack, measured here).

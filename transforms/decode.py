@@ -4,16 +4,17 @@ Input: one frame of raw messages (:data:`MESSAGE_SCHEMA`). Output: typed, valid 
 columns of :func:`schemas.events.polars_schema`) and quarantined messages with a reason code and field.
 
 Two paths, one result. The **fast path** (:func:`_fast_decode`) types the messages that are valid beyond
-doubt: msgspec, a strict RFC 8259 parser, decodes each value into a Struct of one of the family's event
-types (a tagged union on ``event_type``: types, lengths, integer bounds, enumerations, unknown keys refused);
-one Polars NDJSON read gives the typed columns of those it accepted; the rules msgspec does not check (a repeated
-key, the timestamp's shape and range, patterns, the survey's score range) are Polars expressions on them.
-Every other message — invalid, or valid in a form the fast path does not cover — goes to the **rules path**
-(:func:`_rules_decode`), unchanged: DuckDB's JSON functions tokenise each value into a type tag and a text
-per contract field, and every rule of the contract, in order, is a Polars expression generated from
-:mod:`schemas.events`; it gives the reason codes. Since only valid messages leave the fast path, the reason
-codes and their order are the rules path's; ``decode_messages(..., fast=False)`` runs the rules path alone,
-which the tests compare the fast path with.
+doubt: native code (``native/liveops_native.c``, one call a family's part, without the GIL) reads the values
+in place from their Arrow buffers, accepts a message only when it is strict RFC 8259 JSON holding a valid
+event of one of the family's event types (types, lengths, integer bounds, enumerations, no repeated or
+undeclared key, the timestamp's plain shape, its calendar and range), and writes the accepted ones' typed
+columns as Arrow buffers; the two rules it leaves (patterns, the survey's score range) are Polars expressions
+on those columns. Every other message — invalid, or valid in a form the fast path does not cover — goes to
+the **rules path** (:func:`_rules_decode`), unchanged: DuckDB's JSON functions tokenise each value into a type
+tag and a text per contract field, and every rule of the contract, in order, is a Polars expression generated
+from :mod:`schemas.events`; it gives the reason codes. Since only valid messages leave the fast path, the
+reason codes and their order are the rules path's; ``decode_messages(..., fast=False)`` runs the rules path
+alone, which the tests compare the fast path with.
 
 Strict JSON on the rules path: DuckDB's parser is lenient (it takes ``NaN``, trailing commas and more), so
 each value must also pass orjson, a strict RFC 8259 parser, and a top-level object may not repeat a name;
@@ -24,23 +25,19 @@ The in-memory DuckDB connection used here does no I/O.
 from __future__ import annotations
 
 import functools
-import io
-import json
-import operator
-from collections.abc import Callable
+import struct
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime, timedelta
 
 import duckdb
-import msgspec
+import liveops_native
 import orjson
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from schemas.events import (
     ENVELOPE,
+    EVENT_TYPES,
     FAMILIES,
     MESSAGE_SCHEMA,
     SCHEMA_VERSION,
@@ -107,46 +104,34 @@ def _family_field_names(family: Family) -> list[str]:
     return [f.name for f in ENVELOPE] + [f.name for f in family_fields(family) if f.name not in {"event_id"}]
 
 
-def _as_text(values: pl.Series) -> pa.Array:
-    """Message values as UTF-8 text; a value that is not valid UTF-8 becomes null (it is ``invalid_json``)."""
-    array = values.to_arrow()
-    try:
-        return pc.cast(array, pa.large_string())  # validates the whole batch at C speed
-    except pa.ArrowInvalid:
-        # The rare batch holding a message that is not UTF-8: DuckDB decodes row by row, null where invalid.
-        con = _json_engine().cursor()
-        try:
-            con.register("raw", pa.table({"value": array}))
-            texts: pa.Array = con.sql("SELECT try(decode(value)) AS text FROM raw").to_arrow_table()["text"]
-        finally:
-            con.close()
-        return pc.cast(texts, pa.large_string())
-
-
 @functools.cache
 def _json_engine() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB for the process (opening one costs ~0.1 s); each call takes its own cursor."""
     return duckdb.connect(":memory:")
 
 
-def _tokenise(texts: pa.Array, names: list[str]) -> pl.DataFrame:
-    """Per message: JSON validity, top-level type, number of keys, and per field its raw JSON fragment.
+def _tokenise(values: pa.Array, names: list[str]) -> pl.DataFrame:
+    """Per message: its text, JSON validity, top-level type, number of keys, and per field its JSON fragment.
 
-    A field's fragment is null when the key is absent, ``null`` for a JSON null, else the value's JSON text.
+    The text is null where the value is not valid UTF-8 (it is ``invalid_json``). A field's fragment is null
+    when the key is absent, ``null`` for a JSON null, else the value's JSON text.
     """
     paths = ", ".join("'$.\"" + name + "\"'" for name in names)
     columns = ", ".join(f'fragments[{i + 1}] AS "j:{name}"' for i, name in enumerate(names))
     con = _json_engine().cursor()
     try:
-        con.register("messages", pa.table({"text": texts}))
+        con.register("messages", pa.table({"value": values}))
         tokens: pl.DataFrame = con.sql(
             f"""
-            WITH parsed AS (
-                SELECT text, json_valid(text) AS is_json FROM messages
+            WITH decoded AS (
+                SELECT try(decode(value)) AS text FROM messages
+            ), parsed AS (
+                SELECT text, json_valid(text) AS is_json FROM decoded
             ), typed AS (
                 SELECT *, CASE WHEN is_json THEN json_type(text) END AS top_type FROM parsed
             )
             SELECT
+                text,
                 is_json IS TRUE AS is_json,
                 top_type,
                 CASE WHEN top_type = 'OBJECT' THEN len(json_keys(text)) END AS n_keys,
@@ -164,6 +149,14 @@ def _tokenise(texts: pa.Array, names: list[str]) -> pl.DataFrame:
 
 def _with_tags_and_texts(tokens: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     """Derive each field's JSON type tag (``t:``) and its text (``s:``; strings unescaped) from its fragment."""
+    frame = tokens.with_columns(_tag_and_text_exprs(tuple(names)))
+    timestamps = [f.name for f in ENVELOPE if f.kind == "timestamp" and f.name in names]
+    return frame.with_columns(_timestamp(_text(name)).alias(f"ts:{name}") for name in timestamps)
+
+
+@functools.cache
+def _tag_and_text_exprs(names: tuple[str, ...]) -> tuple[pl.Expr, ...]:
+    """The expressions of :func:`_with_tags_and_texts` (built once: ~2 ms a call on the rules path)."""
     exprs: list[pl.Expr] = []
     for name in names:
         j = pl.col(f"j:{name}")
@@ -183,9 +176,7 @@ def _with_tags_and_texts(tokens: pl.DataFrame, names: list[str]) -> pl.DataFrame
         escaped = pl.when((first == '"') & j.str.contains("\\", literal=True)).then(j).str.json_decode(pl.String)
         text = pl.when(first != '"').then(j).otherwise(pl.coalesce(escaped, j.str.slice(1, j.str.len_chars() - 2)))
         exprs += [tag.alias(f"t:{name}"), text.alias(f"s:{name}")]
-    frame = tokens.with_columns(exprs)
-    timestamps = [f.name for f in ENVELOPE if f.kind == "timestamp" and f.name in names]
-    return frame.with_columns(_timestamp(_text(name)).alias(f"ts:{name}") for name in timestamps)
+    return tuple(exprs)
 
 
 def _timestamp(text: pl.Expr) -> pl.Expr:
@@ -252,9 +243,13 @@ def _field_checks(f: Field) -> list[tuple[pl.Expr, str]]:
     return checks
 
 
-@functools.cache
-def _failure_expr(family: Family) -> pl.Expr:
-    """The first failing rule of each message of a family's topic, as ``"reason|field"`` (null when valid)."""
+@functools.lru_cache(maxsize=512)
+def _failure_expr(family: Family, types: frozenset[str] | None = None) -> pl.Expr:
+    """The first failing rule of each message of a family's topic, as ``"reason|field"`` (null when valid).
+
+    ``types``: the event types the messages hold (the rules of the others cannot fire, and are left out of
+    the expression, which costs its size on every call, however few the messages); None: all of them.
+    """
     rules: list[tuple[pl.Expr, str, str | None]] = [
         (~pl.col("is_json"), "invalid_json", None),
         (pl.col("top_type") != "OBJECT", "not_an_object", None),
@@ -277,6 +272,8 @@ def _failure_expr(family: Family) -> pl.Expr:
         if f.name not in ("schema_version", "event_type"):
             rules += [(cond, reason, f.name) for cond, reason in _field_checks(f)]
     for event_type in event_types(family):
+        if types is not None and event_type.name not in types:
+            continue
         is_type = _text("event_type") == event_type.name
         for f in event_type.fields:
             rules += [(is_type & cond, reason, f.name) for cond, reason in _field_checks(f)]
@@ -293,12 +290,17 @@ def _failure_expr(family: Family) -> pl.Expr:
     )
 
 
-@functools.cache
-def _unknown_fields_expr(family: Family) -> pl.Expr:
-    """Keys of the message that its event type does not declare (duplicate keys count once each)."""
+@functools.lru_cache(maxsize=512)
+def _unknown_fields_expr(family: Family, types: frozenset[str] | None = None) -> pl.Expr:
+    """Keys of the message that its event type does not declare (duplicate keys count once each).
+
+    ``types``: as for :func:`_failure_expr`.
+    """
     envelope = [f.name for f in ENVELOPE]
     expr: pl.Expr = pl.lit(0, dtype=pl.Int64)
     for event_type in event_types(family):
+        if types is not None and event_type.name not in types:
+            continue
         known = [*envelope, *(f.name for f in event_type.fields)]
         present = pl.sum_horizontal(*(_tag(n).is_not_null().cast(pl.Int64) for n in known))
         expr = pl.when(_text("event_type") == event_type.name).then(pl.col("n_keys") - present).otherwise(expr)
@@ -335,177 +337,112 @@ _SOURCE = (
     pl.col("offset").alias("kafka_offset"),
     pl.col("timestamp_ms").alias("kafka_timestamp"),
 )
-_INT64 = (-(2**63), 2**63 - 1)
-# The RFC 3339 shapes the fast path casts itself (upper-case `T` and `Z`, at most 6 fraction digits): a
-# subset of RFC3339_PATTERN whose instant DuckDB's cast gives exactly. Other valid shapes take the rules path.
-FAST_TIMESTAMP = (
-    r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
-)
+# The fast path's spec of a field's kind (liveops_native.c reads these codes).
+_KIND_CODES = {"string": 0, "int": 1, "bool": 2, "timestamp": 3}
+_ARROW_TYPES = {
+    "string": pa.string_view(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us", "UTC"),
+}
 
 
-def _annotation(f: Field) -> Any:
-    """The msgspec type of one field: what the rules accept, minus the checks left to Polars (see _fast_checks).
-
-    Every value msgspec accepts here passes that field's rules; a value it refuses goes to the rules path,
-    which finds the exact reason, so the annotation may be stricter than the rules but never looser.
-    """
-    if f.name == "schema_version":
-        kind: Any = Literal[SCHEMA_VERSION]
-    elif f.kind == "int":
-        low = _INT64[0] if f.min is None else max(f.min, _INT64[0])
-        high = _INT64[1] if f.max is None else min(f.max, _INT64[1])
-        kind = Annotated[int, msgspec.Meta(ge=low, le=high)]
-    elif f.kind == "bool":
-        kind = bool
-    elif f.choices is not None:
-        kind = Literal[f.choices]
-    elif f.kind == "string" and (f.min_len is not None or f.max_len is not None):
-        kind = Annotated[str, msgspec.Meta(min_length=f.min_len, max_length=f.max_len)]
-    else:
-        kind = str  # a timestamp is parsed by Polars; a pattern is matched by Polars
-    return kind | None if f.nullable else kind
+def _micros(instant: datetime) -> int:
+    return (instant - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
-def _event_fields(event_type: EventType) -> tuple[Field, ...]:
-    """The fields of one event type, envelope first, but for ``event_type`` (the union's tag)."""
-    return (*(f for f in ENVELOPE if f.name != "event_type"), *event_type.fields)
+def _slice(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack("<I", len(data)) + data
 
 
-@functools.cache
-def _struct(event_type: EventType) -> type[msgspec.Struct]:
-    """A msgspec Struct of one event type, tagged by ``event_type``; an optional field left out is ``UNSET``.
-
-    Unknown fields are refused (the rules path counts them), and so is a key twice only when it is
-    ``event_type``: msgspec keeps the last value of any other repeated key, which _fast_checks catches.
-    """
-    spec = [
-        (f.name, _annotation(f), msgspec.UNSET) if f.nullable else (f.name, _annotation(f))
-        for f in _event_fields(event_type)
-    ]
-    return msgspec.defstruct(
-        f"Fast_{event_type.name}",
-        spec,
-        kw_only=True,
-        tag_field="event_type",
-        tag=event_type.name,
-        forbid_unknown_fields=True,
-        gc=False,
+def _rule(f: Field, column: int) -> bytes:
+    """One field's rule in the native spec: its key, column, kind, nullability, bounds and enumeration."""
+    low, high = (SCHEMA_VERSION, SCHEMA_VERSION) if f.name == "schema_version" else (f.min, f.max)
+    bounds = struct.pack(
+        "<IBBqqBqBq",
+        column,
+        _KIND_CODES[f.kind],
+        f.nullable,
+        -1 if f.min_len is None else f.min_len,
+        -1 if f.max_len is None else f.max_len,
+        low is not None,
+        low or 0,
+        high is not None,
+        high or 0,
     )
+    choices = struct.pack("<i", -1) if f.choices is None else struct.pack("<i", len(f.choices))
+    return _slice(f.name) + bounds + choices + b"".join(_slice(c) for c in f.choices or ())
 
 
 @functools.cache
-def _decoder(family: Family) -> msgspec.json.Decoder[Any]:
-    """One strict JSON decoder for the tagged union of a family's event types."""
-    union = functools.reduce(operator.or_, (_struct(t) for t in event_types(family)))
-    return msgspec.json.Decoder(union)
+def _native_columns(family: Family) -> tuple[tuple[str, Field], ...]:
+    """The typed columns the fast path writes (those of :func:`polars_schema` but the source columns)."""
+    fields = {f.name: f for f in (*family_fields(family), *ENVELOPE)}  # the envelope's declaration wins
+    return tuple((name, fields[name]) for name in polars_schema(family) if name not in SOURCE_COLUMNS)
 
 
 @functools.cache
-def _optional_getter(event_type: EventType) -> Callable[[msgspec.Struct], tuple[object, ...]]:
-    """The optional fields of a decoded message as a tuple (``UNSET`` where left out).
+def _native_spec(family: Family) -> bytes:
+    """The family's rules for the native fast path (liveops_native.c's ``read_spec`` reads this layout).
 
-    ``event_id`` (never ``UNSET``) ends the tuple so that one optional field still gives a tuple.
+    Every rule a field has in :mod:`schemas.events` but for its pattern, which :func:`_fast_checks` matches on
+    the typed columns (as it checks a feedback score against its survey's range).
     """
-    return operator.attrgetter(*(f.name for f in _event_fields(event_type) if f.nullable), "event_id")
+    columns = _native_columns(family)
+    index = {name: i for i, (name, _) in enumerate(columns)}
+    spec = struct.pack(
+        "<IIqqI", len(columns), index["event_type"], _micros(EVENT_TIME_MIN), _micros(EVENT_TIME_END),
+        len(event_types(family)),
+    )  # fmt: skip
+    spec += bytes(_KIND_CODES[f.kind] for _, f in columns)
+    for event_type in event_types(family):
+        fields = [f for f in (*ENVELOPE, *event_type.fields) if f.name != "event_type"]
+        spec += _slice(event_type.name) + struct.pack("<I", len(fields))
+        spec += b"".join(_rule(f, index[f.name]) for f in fields)
+    return spec
 
 
-# Messages turned into Python objects at a time: msgspec needs one ``bytes`` a message, and a chunk of them
-# bounds those objects (and their memory) whatever the batch size.
-_CHUNK = 8192
+def _native_decode(values: pl.Series, family: Family) -> tuple[pl.Series, pl.DataFrame]:
+    """The rows the native code accepts as valid events of the family, and their typed columns.
 
-
-@dataclass
-class _Accepted:
-    """What the msgspec pass keeps of the messages it decoded (see :func:`_decoded_rows`)."""
-
-    rows: list[int]  # in the family's part
-    names: list[int]  # distinct names each holds: the tag, the required fields, the optional ones not left out
-    quotes: list[int]  # ``"`` bytes each holds
-    ndjson: io.BytesIO  # the messages, one a line, for :func:`_typed_fast`
-
-
-def _decoded_rows(values: pl.Series, family: Family) -> _Accepted:
-    """The rows that msgspec decodes as one of the family's event types, with their names and quotes.
-
-    One C call a message; the Struct is dropped at once (while it is in the CPU's cache: keeping 100,000 of
-    them and reading them back costs more than the parse). The names are what :func:`_fast_checks` compares
-    with the keys the message holds (msgspec keeps the last value of a repeated key, which the contract
-    calls ``invalid_json``), and the quotes tell those keys. The messages are read :data:`_CHUNK` at a time,
-    and each accepted one is written to one newline-delimited buffer: a raw newline in a valid message is
-    whitespace between tokens (within a string it must be escaped), so it becomes a space.
+    One call for the whole part (C, without the GIL): it reads the values in place from Polars's Arrow
+    buffers and writes the typed columns as Arrow buffers, which become a frame without a Python object a value.
     """
-    decode: Callable[[bytes | None], msgspec.Struct] = _decoder(family).decode  # type: ignore[assignment]
-    shape = {_struct(t): (len(_event_fields(t)) + 1, _optional_getter(t)) for t in event_types(family)}
-    unset = msgspec.UNSET
-    accepted = _Accepted([], [], [], io.BytesIO())
-    rows, names, quotes, write = accepted.rows, accepted.names, accepted.quotes, accepted.ndjson.write
-    for start in range(0, values.len(), _CHUNK):
-        chunk: list[bytes | None] = values.slice(start, _CHUNK).to_list()
-        kept: list[bytes] = []
-        for i, value in enumerate(chunk, start):
-            try:
-                obj = decode(value)
-            except (msgspec.DecodeError, TypeError):  # TypeError: a null value
-                continue
-            fields, optional = shape[obj.__class__]  # fields: +1 for the tag
-            rows.append(i)
-            names.append(fields - optional(obj).count(unset))
-            kept.append(value)  # type: ignore[arg-type]  # decoded: not None
-        if kept:
-            lines = b"\n".join(kept) + b"\n"
-            if lines.count(b"\n") != len(kept) or b"\r" in lines:
-                lines = b"\n".join(v.replace(b"\n", b" ").replace(b"\r", b" ") for v in kept) + b"\n"
-            write(lines)
-            quotes += map(operator.methodcaller("count", b'"'), kept)
-    return accepted
-
-
-def _typed_fast(ndjson: io.BytesIO, family: Family) -> pl.DataFrame:
-    """Typed columns of the messages msgspec decoded, in one native pass (their types are known to match).
-
-    Polars reads them as newline-delimited JSON into the family's columns (``event_time`` as text), in Rust,
-    without a Python object a value.
-    """
-    kinds = {"int": pl.Int64(), "bool": pl.Boolean()}
-    schema = {f.name: kinds.get(f.kind, pl.String()) for f in (*ENVELOPE, *family_fields(family))}
-    ndjson.seek(0)
-    return pl.read_ndjson(ndjson, schema=schema)
-
-
-def _exact_key_counts(values: pl.Series) -> pl.Series:
-    """Top-level keys of each message holding a backslash, a repeated key counted each time; null elsewhere.
-
-    A message without a backslash has a ``"`` only where a string starts or ends (see :func:`_fast_checks`).
-    An escape breaks that count, so the rare message holding one is counted by a parser that sees every
-    pair (these messages passed msgspec: strict JSON whose values are all scalars, no nested object).
-    """
-    counts: list[int | None] = [None] * values.len()
-    for i in values.bin.contains(b"\\").arg_true().to_list():
-        counts[i] = json.loads(values[i], object_pairs_hook=len)
-    return pl.Series("exact_keys", counts, dtype=pl.Int64())
+    array = values.to_arrow(compat_level=pl.CompatLevel.newest())  # Polars's own binary views: no copy
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    validity, views, *data = array.buffers()
+    if views is None:
+        return pl.Series("row", [], dtype=pl.UInt32()), pl.DataFrame()
+    table = struct.pack(f"={2 * len(data)}Q", *(n for b in data for n in (b.address, b.size)))
+    rows, buffers = liveops_native.decode(
+        _native_spec(family),
+        len(array),
+        array.offset,
+        0 if validity is None else validity.address,
+        views.address,
+        table,
+    )
+    n = len(rows) // 4
+    columns = {}
+    for (name, f), (valid, values_buffer, strings) in zip(_native_columns(family), buffers, strict=True):
+        arrow_type = _ARROW_TYPES[f.kind]
+        parts = [pa.py_buffer(valid), pa.py_buffer(values_buffer)]
+        if strings is not None:
+            parts.append(pa.py_buffer(strings))
+        columns[name] = pa.Array.from_buffers(arrow_type, n, parts)
+    row = pl.Series("row", pa.Array.from_buffers(pa.uint32(), n, [None, pa.py_buffer(rows)]))
+    return row, pl.from_arrow(pa.table(columns))  # type: ignore[return-value]
 
 
 @functools.cache
 def _fast_checks(family: Family) -> pl.Expr:
-    """The rules msgspec does not check, on a frame of :func:`_typed_fast`: true where a row passes them all.
+    """The rules the native code leaves to Polars, on its typed columns: true where a row passes them all.
 
-    No key is repeated: in a message without a backslash every ``"`` starts or ends a string (a key or a
-    string value: the tag and the non-null string fields), so it holds twice as many quotes as keys and
-    string values together, and each repeated key adds two; a message with one is counted exactly.
-    ``event_time`` has the plain shape and lies in the plausible range; a field with a pattern matches it; a
-    feedback score is within its survey's range.
+    A field with a pattern matches it; a feedback score is within its survey's range.
     """
-    strings = [pl.lit(1, dtype=pl.Int64)]  # the tag
-    strings += [pl.col(f.name).is_not_null().cast(pl.Int64) for f in (*ENVELOPE, *family_fields(family))
-                if f.kind in ("string", "timestamp") and f.name != "event_type"]  # fmt: skip
-    unrepeated = pl.coalesce(
-        pl.col("exact_keys") == pl.col("n_names"),
-        pl.col("quotes") == 2 * (pl.col("n_names") + pl.sum_horizontal(strings)),
-    )
-    ts = pl.col("ts:event_time")
-    ok = unrepeated & pl.col("event_time").str.contains(FAST_TIMESTAMP) & ts.is_not_null()
-    ok &= (ts >= pl.lit(EVENT_TIME_MIN)) & (ts < pl.lit(EVENT_TIME_END))
+    ok = pl.lit(True)
     for f in (*ENVELOPE, *family_fields(family)):
         if f.pattern is not None:
             ok &= pl.col(f.name).str.contains(f"^(?:{f.pattern})$") | pl.col(f.name).is_null()
@@ -517,45 +454,24 @@ def _fast_checks(family: Family) -> pl.Expr:
     return ok.fill_null(False)
 
 
-# The instant of a FAST_TIMESTAMP text (``%#z`` takes `Z` as well as ``±HH:MM``); the shape is checked beside it.
-_FAST_INSTANT = pl.col("event_time").str.to_datetime(
-    "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC"
-)
-
-
 def _fast_decode(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Type the messages that are valid beyond doubt; return them, and the other messages for the rules path.
 
-    One msgspec call a message (strict RFC 8259 JSON, types, lengths, bounds, enumerations), one Polars
-    NDJSON read for the typed columns of those accepted, then the few remaining rules on them, vectorised
-    (no repeated key among them). A message refused anywhere here is left to :func:`_rules_decode` untouched,
-    so the reason codes and their order are the rules path's own.
+    The native code (strict RFC 8259 JSON, types, lengths, bounds, enumerations, no repeated or undeclared
+    key, the timestamp's plain shape, calendar and range) gives typed columns; Polars checks the patterns and
+    the score's survey range on them. A message refused anywhere here is left to :func:`_rules_decode`
+    untouched, so the reason codes and their order are the rules path's own.
     """
-    accepted = _decoded_rows(part["value"], family)
+    rows, typed = _native_decode(part["value"], family)
     schema = polars_schema(family)
-    if not accepted.rows:
+    if rows.is_empty():
         return pl.DataFrame(schema=schema), part
-    rows = pl.Series("row", accepted.rows, dtype=pl.UInt32())
-    frame = _typed_fast(accepted.ndjson, family).with_columns(
-        rows,
-        pl.Series("n_names", accepted.names, dtype=pl.Int64()),
-        pl.Series("quotes", accepted.quotes, dtype=pl.Int64()),
-        _exact_key_counts(part["value"].gather(rows)),
-        _FAST_INSTANT.alias("ts:event_time"),
-    )
-    del accepted  # the buffer: the frame holds the columns now
-    frame = frame.filter(_fast_checks(family))
-    typed = frame.select(
-        pl.col("ts:event_time").alias("event_time")
-        if n == "event_time"
-        else pl.col(n).fill_null(False)
-        if n == "is_anonymous"
-        else pl.col(n).cast(dtype)
-        for n, dtype in schema.items()
-        if n not in SOURCE_COLUMNS
-    )
-    typed = pl.concat([typed, part.select(*_SOURCE)[frame["row"]]], how="horizontal")
-    kept = pl.Series(values=[False] * part.height, dtype=pl.Boolean).scatter(frame["row"], True)
+    passed = typed.select(_fast_checks(family)).to_series()
+    if not passed.all():
+        rows, typed = rows.filter(passed), typed.filter(passed)
+    typed = typed.with_columns(pl.col("is_anonymous").fill_null(False))
+    typed = pl.concat([typed, part.select(*_SOURCE)[rows]], how="horizontal")
+    kept = pl.Series(values=[False] * part.height, dtype=pl.Boolean).scatter(rows, True)
     return typed, part.filter(~kept)
 
 
@@ -576,22 +492,40 @@ def _strict_key_counts(values: pl.Series) -> pl.Series:
     return pl.Series("strict_keys", counts, dtype=pl.Int64)
 
 
-def _rules_decode(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """The contract's rules, vectorised, on one family's messages: every check in order, every reason code.
+@functools.cache
+def _rules_names(families: tuple[Family, ...]) -> list[str]:
+    """The contract fields the rules path tokenises for these families (the envelope first, each name once)."""
+    return list(dict.fromkeys(name for family in families for name in _family_field_names(family)))
 
-    Returns the typed valid rows (not yet deduplicated; columns of :func:`_typed_columns` then the source
-    columns), the quarantined messages (:data:`QUARANTINE_SCHEMA`) and the count of unknown fields.
+
+@functools.lru_cache(maxsize=512)
+def _rules_failure_expr(families: tuple[Family, ...], types: frozenset[str]) -> pl.Expr:
+    """:func:`_failure_expr` of each message's own family (``types``: the event types the messages hold)."""
+    if len(families) == 1:
+        return _failure_expr(families[0], types)
+    return pl.coalesce(*(pl.when(pl.col("family") == f).then(_failure_expr(f, types)) for f in families))
+
+
+def _rules_decode(part: pl.DataFrame) -> tuple[dict[Family, pl.DataFrame], pl.DataFrame, int]:
+    """The contract's rules, vectorised, on messages of any families: every check in order, every reason code.
+
+    One pass for the whole batch's part (a pass has a fixed cost of tens of milliseconds, whatever its size),
+    each message checked against its own family's rules. Returns the typed valid rows per family (not yet
+    deduplicated; columns of :func:`_typed_columns` then the source columns), the quarantined messages
+    (:data:`QUARANTINE_SCHEMA`, in the order of ``part``) and the count of unknown fields.
     """
-    part = part.with_columns(
-        pl.Series("text", _as_text(part["value"]), dtype=pl.String), _strict_key_counts(part["value"])
-    )
-    names = _family_field_names(family)
-    tokens = _with_tags_and_texts(_tokenise(part["text"].to_arrow(), names), names)
+    families = tuple(f for f in FAMILIES if f in set(part["family"].unique().to_list()))
+    part = part.with_columns(_strict_key_counts(part["value"]))
+    names = _rules_names(families)
+    tokens = _with_tags_and_texts(_tokenise(part["value"].to_arrow(), names), names)
     part = pl.concat([part, tokens], how="horizontal")
     # Valid JSON only when the strict parser agrees, and a top-level object repeats no name.
     strict = (pl.col("strict_keys") >= 0) & (pl.col("n_keys").is_null() | (pl.col("n_keys") == pl.col("strict_keys")))
     part = part.with_columns((pl.col("is_json") & strict).alias("is_json"))
-    part = part.with_columns(_failure_expr(family).alias("failure"))
+    # Only the rules of the event types these messages name can fire (the type's own checks are gated on it).
+    named = set(part["s:event_type"].drop_nulls().unique().to_list())
+    types = frozenset(t.name for t in EVENT_TYPES if t.name in named)
+    part = part.with_columns(_rules_failure_expr(families, types).alias("failure"))
     bad = part.filter(pl.col("failure").is_not_null())
     reason_and_field = pl.col("failure").str.split_exact("|", 1).struct
     quarantine = bad.select(
@@ -604,8 +538,13 @@ def _rules_decode(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.
         pl.when(_tag("event_type") == "VARCHAR").then(_text("event_type")).alias("event_type"),
     )
     good = part.filter(pl.col("failure").is_null())
-    unknown = int(good.select(_unknown_fields_expr(family).sum()).item() or 0)
-    return good.select(*_typed_columns(family), *_SOURCE), quarantine, unknown
+    typed: dict[Family, pl.DataFrame] = {}
+    unknown = 0
+    for family in families:
+        rows = good.filter(pl.col("family") == family)
+        unknown += int(rows.select(_unknown_fields_expr(family, types).sum()).item() or 0)
+        typed[family] = rows.select(*_typed_columns(family), *_SOURCE)
+    return typed, quarantine, unknown
 
 
 def _deduplicated(typed: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, int]:
@@ -613,14 +552,26 @@ def _deduplicated(typed: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, in
 
     An event is its ``event_id`` on the UTC day of its ``event_time``: the key the loader keeps unique in the
     warehouse (warehouse/loader.py), so that the result never depends on how messages were cut into batches.
+    Only the rows whose key occurs more than once are grouped (few in a batch); the rest pass as they are.
+    The rows come out in topic, partition, offset order.
     """
-    typed = typed.sort("kafka_topic", "kafka_partition", "kafka_offset")
     key = ["event_id", "_utc_day"]
-    typed = typed.with_columns(pl.col("event_time").dt.convert_time_zone("UTC").dt.date().alias("_utc_day"))
-    # An event arrives with its first copy: the kept (lowest-offset) copy takes the earliest Kafka
-    # timestamp of all its copies in the batch, for the late-event rule.
-    typed = typed.with_columns(pl.col("kafka_timestamp").min().over(key))
-    unique = typed.unique(subset=key, keep="first", maintain_order=True).drop("_utc_day")
+    order = ["kafka_topic", "kafka_partition", "kafka_offset"]
+    day = pl.col("event_time").dt.convert_time_zone("UTC").dt.date().alias("_utc_day")
+    typed = typed.rechunk().with_columns(day).sort(order)
+    repeated = typed.select(pl.struct(key).is_duplicated()).to_series()
+    if not repeated.any():
+        return typed.drop("_utc_day").cast(dict(polars_schema(family))), 0  # type: ignore[arg-type]
+    rows = repeated.arg_true()
+    copies = typed[rows].select(
+        pl.struct(key).is_first_distinct().alias("first"),
+        # An event arrives with its first copy: the kept (lowest-offset) copy takes the earliest Kafka
+        # timestamp of all its copies in the batch, for the late-event rule.
+        pl.col("kafka_timestamp").min().over(key),
+    )
+    keep = pl.Series(values=[True] * typed.height, dtype=pl.Boolean).scatter(rows, copies["first"])
+    arrival = typed["kafka_timestamp"].scatter(rows, copies["kafka_timestamp"])
+    unique = typed.with_columns(arrival).filter(keep).drop("_utc_day")
     return unique.cast(dict(polars_schema(family))), typed.height - unique.height  # type: ignore[arg-type]
 
 
@@ -644,27 +595,28 @@ def decode_messages(messages: pl.DataFrame, families: dict[str, Family], *, fast
         pl.col("topic").replace_strict(families, default=None).alias("family"),
         pl.from_epoch("timestamp_ms", time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us"),
     )
-    valid: dict[Family, pl.DataFrame] = {}
-    quarantined: list[pl.DataFrame] = []
-    duplicates = 0
-    unknown = 0
+    accepted: dict[Family, pl.DataFrame] = {}
+    refused: list[pl.DataFrame] = []
     for family in FAMILIES:
         part = frame.filter(pl.col("family") == family)
-        if part.is_empty():
+        if fast and not part.is_empty():
+            accepted[family], part = _fast_decode(part, family)
+        refused.append(part)
+    # The messages the fast path left, of every family, in one pass of the rules (family by family, each
+    # in batch order: the order of the quarantine).
+    rest = pl.concat(refused)
+    checked, quarantine, unknown = _rules_decode(rest) if not rest.is_empty() else ({}, None, 0)
+    valid: dict[Family, pl.DataFrame] = {}
+    duplicates = 0
+    for family in FAMILIES:
+        typed = [t for t in (accepted.get(family), checked.get(family)) if t is not None]
+        if not typed:
             valid[family] = pl.DataFrame(schema=polars_schema(family))
             continue
-        typed: list[pl.DataFrame] = []
-        if fast:
-            accepted, part = _fast_decode(part, family)
-            typed.append(accepted)
-        if not part.is_empty():
-            checked, bad, extra = _rules_decode(part, family)
-            typed.append(checked)
-            quarantined.append(bad)
-            unknown += extra
         valid[family], dropped = _deduplicated(pl.concat(typed), family)
         duplicates += dropped
-    quarantine = pl.concat([pl.DataFrame(schema=QUARANTINE_SCHEMA), *quarantined]).cast(dict(QUARANTINE_SCHEMA))  # type: ignore[arg-type]
+    quarantine = pl.concat([pl.DataFrame(schema=QUARANTINE_SCHEMA), *([] if quarantine is None else [quarantine])])
+    quarantine = quarantine.cast(dict(QUARANTINE_SCHEMA))  # type: ignore[arg-type]
     return Decoded(valid, quarantine, duplicates, unknown)
 
 

@@ -1,6 +1,6 @@
-"""The decoder's typed fast path (msgspec) against its rules path: the same output on every kind of message.
+"""The decoder's native fast path against its rules path: the same output on every kind of message.
 
-``decode_messages`` decodes what msgspec accepts beyond doubt and leaves every other message to the
+``decode_messages`` types what the native code accepts beyond doubt and leaves every other message to the
 vectorised rules; ``fast=False`` runs the rules on every message. Both must give identical frames and counts,
 whether the messages come as one batch or one by one.
 """
@@ -26,7 +26,7 @@ from transforms.decode import Decoded, _fast_decode, decode_messages
 
 TOPIC = "campaign-events"
 
-# Objects that repeat a key, which msgspec alone would accept (it keeps the last value): `invalid_json`.
+# Objects that repeat a key (a parser that keeps the last value would accept them): `invalid_json`.
 REPEATED_KEYS = [
     EVENT.replace("}", ', "user_id": "u-2"}'),
     EVENT.replace("}", ', "user_id": "u-1"}'),  # the same value twice
@@ -166,4 +166,47 @@ def test_simulated_traffic_takes_the_fast_path() -> None:
 def test_fuzzed_events_decode_the_same_on_both_paths(values: list[bytes]) -> None:
     topics = list(FAMILY_OF_TOPIC)
     frame = messages_frame([(topics[i % 4], v) for i, v in enumerate(values)])
+    assert_same(decode_messages(frame, FAMILY_OF_TOPIC), decode_messages(frame, FAMILY_OF_TOPIC, fast=False))
+
+
+# Bytes a mutation inserts: JSON's structural characters, escapes, quotes, digits, multi-byte UTF-8,
+# bytes that are not UTF-8, control characters.
+_MUTATION_BYTES = [b'"', b"\\", b",", b":", b"{", b"}", b"[", b" ", b"\n", b"0", b"-", b".", b"e", b"\x00", b"\x1f",
+                   b"\x7f", b"\xe4\xbd\xa0", b"\xff", b"\xc3", b"\\u0000", b"\\ud800", b"T", b"Z", b"+"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([t.name for t in EVENT_TYPES]),
+            st.lists(
+                st.tuples(
+                    st.floats(0, 1), st.sampled_from(["delete", "insert", "replace"]), st.sampled_from(_MUTATION_BYTES)
+                ),
+                min_size=1,
+                max_size=3,
+            ),
+        ),
+        min_size=1,
+        max_size=16,
+    )
+)
+@pytest.mark.slow  # a fuzz run of many examples: outside the fast loop
+def test_byte_mutations_of_valid_events_decode_the_same_on_both_paths(
+    events: list[tuple[str, list[tuple[float, str, bytes]]]],
+) -> None:
+    """The native parser on broken bytes anywhere in a message: it accepts only what the rules accept."""
+    messages: list[tuple[str, bytes | None]] = []
+    for name, mutations in events:
+        value = encode(wire_event(name))
+        for where, how, what in mutations:
+            i = int(where * (len(value) - 1))
+            value = {
+                "delete": value[:i] + value[i + 1 :],
+                "insert": value[:i] + what + value[i:],
+                "replace": value[:i] + what + value[i + 1 :],
+            }[how]
+        messages.append((topic_of(name), value))
+    frame = messages_frame(messages)
     assert_same(decode_messages(frame, FAMILY_OF_TOPIC), decode_messages(frame, FAMILY_OF_TOPIC, fast=False))
