@@ -49,7 +49,7 @@ typedef struct {
 } EventType;
 
 typedef struct {
-    uint32_t n_columns, tag_column, n_types;
+    uint32_t n_columns, tag_column, id_column, time_column, n_types;
     int64_t time_min, time_end;
     uint8_t kinds[MAX_COLUMNS];
     EventType types[MAX_TYPES];
@@ -90,6 +90,8 @@ static int read_spec(const uint8_t *blob, size_t size, Spec *spec) {
     Reader r = {blob, blob + size, 1};
     spec->n_columns = (uint32_t)read_uint(&r, 4);
     spec->tag_column = (uint32_t)read_uint(&r, 4);
+    spec->id_column = (uint32_t)read_uint(&r, 4);
+    spec->time_column = (uint32_t)read_uint(&r, 4);
     spec->time_min = (int64_t)read_uint(&r, 8);
     spec->time_end = (int64_t)read_uint(&r, 8);
     spec->n_types = (uint32_t)read_uint(&r, 4);
@@ -99,7 +101,10 @@ static int read_spec(const uint8_t *blob, size_t size, Spec *spec) {
         spec->kinds[c] = (uint8_t)read_uint(&r, 1);
         if (spec->kinds[c] > KIND_TIMESTAMP) return 0;
     }
-    if (spec->kinds[spec->tag_column] != KIND_STRING) return 0;
+    if (spec->id_column >= spec->n_columns || spec->time_column >= spec->n_columns) return 0;
+    if (spec->kinds[spec->tag_column] != KIND_STRING || spec->kinds[spec->id_column] != KIND_STRING ||
+        spec->kinds[spec->time_column] != KIND_TIMESTAMP)
+        return 0;
     for (uint32_t t = 0; t < spec->n_types; t++) {
         EventType *type = &spec->types[t];
         type->name = read_slice(&r);
@@ -223,8 +228,12 @@ static long hex4(const uint8_t *m, size_t n, size_t i) {
 
 /* A string whose opening quote is at i - 1: the index after its closing quote, or 0 where RFC 8259 refuses
  * it (or it holds \u0000 or a lone surrogate). */
+static int utf8_valid(const uint8_t *s, size_t n);
+
 static size_t scan_string(const uint8_t *m, size_t n, size_t i, int *escaped) {
     *escaped = 0;
+    size_t start = i;
+    uint64_t high = 0; /* a byte >= 0x80 seen: the string's UTF-8 is checked at its end */
     while (i < n) {
 #if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         /* Eight bytes at a time to the first quote, backslash or control character: the lowest flagged byte
@@ -234,16 +243,20 @@ static size_t scan_string(const uint8_t *m, size_t n, size_t i, int *escaped) {
             memcpy(&w, m + i, 8);
             uint64_t mask = has_byte(w, '"') | has_byte(w, '\\') | has_below(w, 0x20);
             if (mask == 0) {
+                high |= w & HIGHS;
                 i += 8;
                 continue;
             }
-            i += (size_t)__builtin_ctzll(mask) / 8;
+            size_t skip = (size_t)__builtin_ctzll(mask) / 8;
+            if (skip) high |= (w & HIGHS) & ((1ULL << (8 * skip)) - 1);
+            i += skip;
         }
 #endif
         uint8_t b = m[i];
-        if (b == '"') return i + 1;
+        if (b == '"') return (high && !utf8_valid(m + start, i - start)) ? 0 : i + 1;
         if (b < 0x20) return 0;
         if (b != '\\') {
+            high |= b & 0x80;
             i++;
             continue;
         }
@@ -520,7 +533,7 @@ static int slice_eq(Slice s, const uint8_t *p, size_t n) { return s.len == n && 
 
 /* Check one message; its typed fields go to typed[column]. 1: accepted, 0: refused. */
 static int check(const Spec *spec, const uint8_t *m, size_t n, Pair *pairs, Typed *typed, Buffer *text) {
-    if (!utf8_valid(m, n)) return 0;
+    /* UTF-8: a byte >= 0x80 outside a string is refused by the scan; each string's bytes are checked. */
     int count = scan_object(m, n, pairs);
     if (count < 0) return 0;
     const Pair *tag = NULL;
@@ -646,18 +659,64 @@ static void push_value(Column *col, uint8_t kind, const Typed *v, const uint8_t 
     }
 }
 
+/* A 64-bit hash of an event's key, its event_id and the UTC day of its event_time (both required, so
+ * present): equal keys give equal hashes; Python groups the rows flagged by the key itself. */
+static uint64_t event_key(const Typed *id, const Typed *time, const uint8_t *m, const Buffer *text) {
+    const uint8_t *s = (id->from_text ? text->data : m) + id->start;
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (size_t i = 0; i < id->end - id->start; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
+    int64_t micros = time->integer, day_us = 86400LL * 1000000LL;
+    int64_t day = micros / day_us - (micros % day_us < 0);
+    h ^= (uint64_t)day * 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 31; /* splitmix64's finaliser */
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    return h;
+}
+
+/* A bitmap of the keys that occur more than once among `n` (an open-addressing table of twice as many
+ * slots); NULL when memory runs out. */
+static uint8_t *repeated_keys(const uint64_t *keys, size_t n, size_t *bytes) {
+    size_t slots = 16;
+    while (slots < 2 * n) slots *= 2;
+    uint64_t *table = calloc(slots, sizeof(uint64_t));
+    uint8_t *seen_twice = calloc(slots, 1), *bits = calloc(n / 8 + 1, 1);
+    size_t *slot_of = malloc(sizeof(size_t) * (n ? n : 1));
+    if (table == NULL || seen_twice == NULL || bits == NULL || slot_of == NULL) {
+        free(table), free(seen_twice), free(bits), free(slot_of);
+        return NULL;
+    }
+    /* A slot holds key + 1 (0: empty); a key of UINT64_MAX shares its slot's chain with no harm. */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = keys[i] + 1 ? keys[i] + 1 : 1;
+        size_t j = (size_t)(keys[i] & (slots - 1));
+        while (table[j] != 0 && table[j] != k) j = (j + 1) & (slots - 1);
+        if (table[j] == k) seen_twice[j] = 1;
+        table[j] = k;
+        slot_of[i] = j;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (seen_twice[slot_of[i]]) bits[i / 8] |= (uint8_t)(1u << (i % 8));
+    }
+    free(table), free(seen_twice), free(slot_of);
+    *bytes = n / 8 + 1;
+    return bits;
+}
+
 static PyObject *bytes_of(const Buffer *b) {
     return PyBytes_FromStringAndSize(b->len ? (const char *)b->data : "", (Py_ssize_t)b->len);
 }
 
 PyDoc_STRVAR(decode_doc,
-    "decode(spec, count, offset, validity, views, buffers) -> (rows, columns)\n\n"
+    "decode(spec, count, offset, validity, views, buffers) -> (rows, columns, keys)\n\n"
     "Type the messages of an Arrow BinaryView array given by the addresses of its buffers (validity: 0 when\n"
     "it has none; offset: the array's offset; views: the views' buffer; buffers: the data buffers' addresses\n"
     "and sizes, uint64 pairs in native byte order; the caller keeps the buffers alive). spec: the family's\n"
     "rules (see transforms/decode.py). Returns the accepted messages' indexes (uint32, native byte order)\n"
     "and, per column, its Arrow buffers (validity, values, data): a string column gives its string views and\n"
-    "their data buffer, a boolean one its bitmap, the others their int64 values, and None as data.");
+    "their data buffer, a boolean one its bitmap, the others their int64 values, and None as data; and a\n"
+    "bitmap of the accepted messages whose key (event_id, UTC day of event_time) may occur twice among them:\n"
+    "every one that does is set (a set bit whose key is unique is a hash collision).");
 
 static PyObject *decode(PyObject *self, PyObject *args) {
     (void)self;
@@ -690,7 +749,9 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     Column *columns = calloc(spec->n_columns, sizeof(Column));
     Pair *pairs = malloc(sizeof(Pair) * MAX_PAIRS);
     Typed *typed = malloc(sizeof(Typed) * MAX_COLUMNS);
-    Buffer rows = {0}, text = {0};
+    Buffer rows = {0}, keys = {0}, text = {0};
+    uint8_t *repeated = NULL;
+    size_t repeated_size = 0;
     int failed = columns == NULL || pairs == NULL || typed == NULL;
     if (!failed) {
         Py_BEGIN_ALLOW_THREADS
@@ -716,9 +777,15 @@ static PyObject *decode(PyObject *self, PyObject *args) {
             if (!check(spec, m, n, pairs, typed, &text)) continue;
             uint32_t r = (uint32_t)row;
             append(&rows, &r, sizeof r);
+            uint64_t key = event_key(&typed[spec->id_column], &typed[spec->time_column], m, &text);
+            append(&keys, &key, sizeof key);
             for (uint32_t c = 0; c < spec->n_columns; c++) push_value(&columns[c], spec->kinds[c], &typed[c], m, &text);
         }
-        failed = rows.failed;
+        failed = rows.failed | keys.failed;
+        if (!failed) {
+            repeated = repeated_keys((const uint64_t *)keys.data, keys.len / sizeof(uint64_t), &repeated_size);
+            failed = repeated == NULL;
+        }
         for (uint32_t c = 0; c < spec->n_columns; c++) {
             failed |= columns[c].validity.failed | columns[c].values.failed | columns[c].data.failed;
         }
@@ -740,7 +807,8 @@ static PyObject *decode(PyObject *self, PyObject *args) {
             }
             PyList_SetItem(list, (Py_ssize_t)c, item);
         }
-        if (list != NULL) result = Py_BuildValue("(NN)", bytes_of(&rows), list);
+        Buffer flags = {repeated, repeated_size, repeated_size, 0};
+        if (list != NULL) result = Py_BuildValue("(NNN)", bytes_of(&rows), list, bytes_of(&flags));
     }
     for (uint32_t c = 0; columns != NULL && c < spec->n_columns; c++) {
         free(columns[c].validity.data);
@@ -751,6 +819,8 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     free(pairs);
     free(typed);
     free(rows.data);
+    free(keys.data);
+    free(repeated);
     free(text.data);
     free(spec);
     return result;

@@ -392,8 +392,8 @@ def _native_spec(family: Family) -> bytes:
     columns = _native_columns(family)
     index = {name: i for i, (name, _) in enumerate(columns)}
     spec = struct.pack(
-        "<IIqqI", len(columns), index["event_type"], _micros(EVENT_TIME_MIN), _micros(EVENT_TIME_END),
-        len(event_types(family)),
+        "<IIIIqqI", len(columns), index["event_type"], index["event_id"], index["event_time"],
+        _micros(EVENT_TIME_MIN), _micros(EVENT_TIME_END), len(event_types(family)),
     )  # fmt: skip
     spec += bytes(_KIND_CODES[f.kind] for _, f in columns)
     for event_type in event_types(family):
@@ -406,6 +406,11 @@ def _native_spec(family: Family) -> bytes:
 def _native_decode(values: pl.Series, family: Family) -> tuple[pl.Series, pl.DataFrame]:
     """The rows the native code accepts as valid events of the family, and their typed columns.
 
+    The typed columns end with ``_repeated``: set where the event's key (``event_id``, UTC day) may occur more
+    than once among the accepted rows (the native code compares 64-bit hashes of the keys: every row whose key
+    repeats is set, and a rare collision sets a row whose key does not), which :func:`_deduplicated` uses to
+    group only those few rows.
+
     One call for the whole part (C, without the GIL): it reads the values in place from Polars's Arrow
     buffers and writes the typed columns as Arrow buffers, which become a frame without a Python object a value.
     """
@@ -414,9 +419,9 @@ def _native_decode(values: pl.Series, family: Family) -> tuple[pl.Series, pl.Dat
         array = array.combine_chunks()
     validity, views, *data = array.buffers()
     if views is None:
-        return pl.Series("row", [], dtype=pl.UInt32()), pl.DataFrame()
+        return pl.Series("row", [], dtype=pl.UInt32()), pl.DataFrame()  # not reached: a part has a message
     table = struct.pack(f"={2 * len(data)}Q", *(n for b in data for n in (b.address, b.size)))
-    rows, buffers = liveops_native.decode(
+    rows, buffers, repeated = liveops_native.decode(
         _native_spec(family),
         len(array),
         array.offset,
@@ -432,6 +437,7 @@ def _native_decode(values: pl.Series, family: Family) -> tuple[pl.Series, pl.Dat
         if strings is not None:
             parts.append(pa.py_buffer(strings))
         columns[name] = pa.Array.from_buffers(arrow_type, n, parts)
+    columns["_repeated"] = pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(repeated)])
     row = pl.Series("row", pa.Array.from_buffers(pa.uint32(), n, [None, pa.py_buffer(rows)]))
     return row, pl.from_arrow(pa.table(columns))  # type: ignore[return-value]
 
@@ -463,16 +469,22 @@ def _fast_decode(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.D
     untouched, so the reason codes and their order are the rules path's own.
     """
     rows, typed = _native_decode(part["value"], family)
-    schema = polars_schema(family)
     if rows.is_empty():
-        return pl.DataFrame(schema=schema), part
+        return pl.DataFrame(schema=_flagged_schema(family)), part
     passed = typed.select(_fast_checks(family)).to_series()
     if not passed.all():
         rows, typed = rows.filter(passed), typed.filter(passed)
     typed = typed.with_columns(pl.col("is_anonymous").fill_null(False))
-    typed = pl.concat([typed, part.select(*_SOURCE)[rows]], how="horizontal")
-    kept = pl.Series(values=[False] * part.height, dtype=pl.Boolean).scatter(rows, True)
+    typed = pl.concat(
+        [typed.drop("_repeated"), part.select(*_SOURCE)[rows], typed.select("_repeated")], how="horizontal"
+    )
+    kept = pl.repeat(False, part.height, dtype=pl.Boolean, eager=True).scatter(rows, True)
     return typed, part.filter(~kept)
+
+
+def _flagged_schema(family: Family) -> pl.Schema:
+    """The typed rows' schema before deduplication: the family's, then ``_repeated`` (:func:`_native_decode`)."""
+    return pl.Schema({**polars_schema(family), "_repeated": pl.Boolean()})
 
 
 def _strict_key_counts(values: pl.Series) -> pl.Series:
@@ -542,9 +554,27 @@ def _rules_decode(part: pl.DataFrame) -> tuple[dict[Family, pl.DataFrame], pl.Da
     unknown = 0
     for family in families:
         rows = good.filter(pl.col("family") == family)
+        if rows.is_empty():  # the usual case: what the fast path refuses is mostly invalid
+            continue
         unknown += int(rows.select(_unknown_fields_expr(family, types).sum()).item() or 0)
-        typed[family] = rows.select(*_typed_columns(family), *_SOURCE)
+        typed[family] = rows.select(
+            *_typed_columns(family), *_SOURCE, pl.lit(None, dtype=pl.Boolean).alias("_repeated")
+        )
     return typed, quarantine, unknown
+
+
+def _in_order(frame: pl.DataFrame, topic: str, partition: str, offset: str) -> bool:
+    """Whether the rows are sorted by topic, partition and offset (a check costs far less than a sort)."""
+    if frame.height < 2:
+        return True
+    p, o = pl.col(partition), pl.col(offset)
+    p1, o1 = p.shift(-1), o.shift(-1)
+    if frame.select((pl.col(topic) == pl.col(topic).first()).all()).item():  # one topic: the usual case
+        ascending = (p1 > p) | ((p1 == p) & (o1 >= o))
+    else:
+        t, t1 = pl.col(topic), pl.col(topic).shift(-1)
+        ascending = (t1 > t) | ((t1 == t) & ((p1 > p) | ((p1 == p) & (o1 >= o))))
+    return bool(frame.select(ascending.head(frame.height - 1).all()).item())
 
 
 def _deduplicated(typed: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, int]:
@@ -558,21 +588,30 @@ def _deduplicated(typed: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, in
     key = ["event_id", "_utc_day"]
     order = ["kafka_topic", "kafka_partition", "kafka_offset"]
     day = pl.col("event_time").dt.convert_time_zone("UTC").dt.date().alias("_utc_day")
-    typed = typed.rechunk().with_columns(day).sort(order)
-    repeated = typed.select(pl.struct(key).is_duplicated()).to_series()
-    if not repeated.any():
-        return typed.drop("_utc_day").cast(dict(polars_schema(family))), 0  # type: ignore[arg-type]
+    typed = typed.with_columns(day)
+    flags = typed["_repeated"]
+    if flags.null_count() == 0:
+        # Rows of the fast path only: in the batch's order (decode_messages sorts it), and flagged by the
+        # native code where their key may repeat (a rare collision is told apart below).
+        repeated = flags
+    else:  # rows of the rules path too (they carry no flag, and come after the others)
+        typed = typed if _in_order(typed, *order) else typed.sort(order)
+        repeated = typed.select(pl.struct(key).is_duplicated()).to_series()
+    typed = typed.drop("_repeated")
+    schema = dict(polars_schema(family))
     rows = repeated.arg_true()
+    if rows.is_empty():
+        return typed.drop("_utc_day").cast(schema), 0  # type: ignore[arg-type]
     copies = typed[rows].select(
         pl.struct(key).is_first_distinct().alias("first"),
         # An event arrives with its first copy: the kept (lowest-offset) copy takes the earliest Kafka
         # timestamp of all its copies in the batch, for the late-event rule.
         pl.col("kafka_timestamp").min().over(key),
     )
-    keep = pl.Series(values=[True] * typed.height, dtype=pl.Boolean).scatter(rows, copies["first"])
+    keep = pl.repeat(True, typed.height, dtype=pl.Boolean, eager=True).scatter(rows, copies["first"])
     arrival = typed["kafka_timestamp"].scatter(rows, copies["kafka_timestamp"])
     unique = typed.with_columns(arrival).filter(keep).drop("_utc_day")
-    return unique.cast(dict(polars_schema(family))), typed.height - unique.height  # type: ignore[arg-type]
+    return unique.cast(schema), typed.height - unique.height  # type: ignore[arg-type]
 
 
 def decode_messages(messages: pl.DataFrame, families: dict[str, Family], *, fast: bool = True) -> Decoded:
@@ -591,19 +630,24 @@ def decode_messages(messages: pl.DataFrame, families: dict[str, Family], *, fast
     unknown_topics = set(messages["topic"].unique().to_list()) - set(families)
     if unknown_topics:
         raise ValueError(f"messages from topics with no event family: {sorted(unknown_topics)}")
+    # In topic, partition, offset order (the order of the valid rows and the quarantine), whatever the order
+    # the client read them in.
+    if not _in_order(messages, "topic", "partition", "offset"):
+        messages = messages.sort("topic", "partition", "offset")
     frame = messages.with_columns(
         pl.col("topic").replace_strict(families, default=None).alias("family"),
         pl.from_epoch("timestamp_ms", time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us"),
     )
     accepted: dict[Family, pl.DataFrame] = {}
     refused: list[pl.DataFrame] = []
+    parts = frame.partition_by("family", as_dict=True)
     for family in FAMILIES:
-        part = frame.filter(pl.col("family") == family)
+        part = parts.get((family,), frame.clear())
         if fast and not part.is_empty():
             accepted[family], part = _fast_decode(part, family)
         refused.append(part)
     # The messages the fast path left, of every family, in one pass of the rules (family by family, each
-    # in batch order: the order of the quarantine).
+    # in topic, partition, offset order: the order of the quarantine).
     rest = pl.concat(refused)
     checked, quarantine, unknown = _rules_decode(rest) if not rest.is_empty() else ({}, None, 0)
     valid: dict[Family, pl.DataFrame] = {}

@@ -22,7 +22,7 @@ from tests.transforms.json_corpus import EVENT, INVALID, NOT_EVENTS, NOT_OBJECTS
 from tests.transforms.test_decode import MALFORMED
 from tests.transforms.test_decode_strict import BAD_TIMES, FAR_AWAY, VALID_TIMES
 from tests.wire import FAMILY_OF_TOPIC, encode, messages_frame, topic_of, wire_event
-from transforms.decode import Decoded, _fast_decode, decode_messages
+from transforms.decode import Decoded, _deduplicated, _fast_decode, decode_messages
 
 TOPIC = "campaign-events"
 
@@ -210,3 +210,29 @@ def test_byte_mutations_of_valid_events_decode_the_same_on_both_paths(
         messages.append((topic_of(name), value))
     frame = messages_frame(messages)
     assert_same(decode_messages(frame, FAMILY_OF_TOPIC), decode_messages(frame, FAMILY_OF_TOPIC, fast=False))
+
+
+def test_copies_on_both_paths_are_one_event_the_lowest_offset_kept() -> None:
+    """A copy the fast path types (it carries a key hash) and one the rules path types (it does not)."""
+    event = wire_event("click")
+    plain = encode(event)
+    extra = encode({**event, "undeclared": 1})  # valid, but the fast path leaves it to the rules
+    for values in ([extra, plain], [plain, extra, plain]):
+        decoded = decode_messages(messages_frame([(topic_of("click"), v) for v in values]), FAMILY_OF_TOPIC)
+        rows = decoded.valid["campaign"]
+        assert rows["event_id"].to_list() == [event["event_id"]] and rows["kafka_offset"].to_list() == [0]
+        assert decoded.duplicates_in_batch == len(values) - 1
+
+
+def test_events_whose_key_hashes_collide_are_both_kept() -> None:
+    """The native flags only pick the rows to group: rows are one event only when event_id and day are equal."""
+    values = [encode(wire_event("click", event_id=i)) for i in ("a", "b", "a")]
+    frame = messages_frame([(topic_of("click"), v) for v in values]).with_columns(
+        pl.from_epoch("timestamp_ms", time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+    )
+    typed, rest = _fast_decode(frame, "campaign")
+    assert rest.is_empty() and typed["_repeated"].to_list() == [True, False, True]
+    collided = typed.with_columns(pl.lit(True).alias("_repeated"))  # as if every hash were the same
+    unique, dropped = _deduplicated(collided, "campaign")
+    assert unique["event_id"].to_list() == ["a", "b"] and unique["kafka_offset"].to_list() == [0, 1]
+    assert dropped == 1 and "_repeated" not in unique.columns
