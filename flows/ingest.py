@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -42,8 +41,6 @@ from warehouse.offsets import StaleBatch
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-# The GIL switch interval during ingest (see run_ingest): CPython's default is 5 ms.
-_SWITCH_INTERVAL_S = 0.0005
 # The start of the message of an ingest-events run that ended because Kafka could not be read.
 SOURCE_FAILED = "ingest stopped: "
 
@@ -178,11 +175,6 @@ def run_ingest(
     # the warehouse refuses one that does not start where the partition's offset stands.
     kafka = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka")
     member = _Member(warehouse)
-    # kafka-python parses records in Python, holding the GIL for up to the switch interval (5 ms) at a time,
-    # and decoding takes the GIL back between its native steps hundreds of times a batch: a shorter interval
-    # keeps this thread from waiting out each of them (bench/ingest.py measured it).
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch_interval, _SWITCH_INTERVAL_S))
     try:
         warehouse.ensure_partitions(kafka.submit(source.partitions).result())
         kafka.submit(source.join, member).result()
@@ -283,7 +275,6 @@ def run_ingest(
     finally:
         # A batch read ahead but not loaded is dropped: the warehouse's offsets say where to start next time.
         kafka.shutdown(wait=True, cancel_futures=True)
-        sys.setswitchinterval(switch_interval)
     return totals
 
 
