@@ -526,7 +526,8 @@ def _rules_decode(part: pl.DataFrame) -> tuple[dict[Family, pl.DataFrame], pl.Da
     deduplicated; columns of :func:`_typed_columns` then the source columns), the quarantined messages
     (:data:`QUARANTINE_SCHEMA`, in the order of ``part``) and the count of unknown fields.
     """
-    families = tuple(f for f in FAMILIES if f in set(part["family"].unique().to_list()))
+    present = set(part["family"].unique().to_list())
+    families = tuple(f for f in FAMILIES if f in present)
     part = part.with_columns(_strict_key_counts(part["value"]))
     names = _rules_names(families)
     tokens = _with_tags_and_texts(_tokenise(part["value"].to_arrow(), names), names)
