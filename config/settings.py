@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from config.lake_env import DEFAULT_LAKE_CATALOG, DEFAULT_LAKE_DATA_PATH, DEFAULT_LAKE_S3_REGION
 from warehouse.conninfo import inline_password, mask_passwords
 
 if TYPE_CHECKING:
@@ -77,17 +78,17 @@ class Settings(BaseSettings):
 
     # Warehouse and reports
     lake_catalog: str = Field(
-        "sqlite:data/lake/catalog.sqlite",
+        DEFAULT_LAKE_CATALOG,
         description="the lake's catalog: 'sqlite:PATH' (default, no server) or 'postgres:dbname=... host=... user=...'",
     )
     lake_data_path: str = Field(
-        "data/lake/files/", description="where the lake's Parquet files live: a folder, or s3://bucket/prefix/"
+        DEFAULT_LAKE_DATA_PATH, description="where the lake's Parquet files live: a folder, or s3://bucket/prefix/"
     )
     lake_catalog_password: SecretStr | None = Field(None, description="password of the PostgreSQL catalog")
     lake_s3_endpoint: str | None = Field(None, description="S3-compatible endpoint host:port (default: AWS)")
     lake_s3_key_id: str | None = None
     lake_s3_secret: SecretStr | None = None
-    lake_s3_region: str = "us-east-1"
+    lake_s3_region: str = DEFAULT_LAKE_S3_REGION
     lake_s3_use_ssl: bool = True
     lake_snapshot_retention: timedelta = Field(
         timedelta(days=7), description="how long `warehouse maintain` keeps old snapshots for time travel"

@@ -1,5 +1,5 @@
 """`python -m liveops` is the `liveops` command."""
 
-from liveops.cli import run
+from liveops.launch import run
 
 run()

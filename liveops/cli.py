@@ -6,8 +6,6 @@ Settings come from ``LIVEOPS_*`` environment variables or a ``.env`` file (see `
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from collections.abc import Collection, Sequence
 from datetime import date
 from pathlib import Path
@@ -15,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from liveops.console import PREFECT_HELP, fail, load_settings, quiet_third_parties, say, tracked_by_prefect
-from liveops.redact import REDACTOR
+from liveops.console import PREFECT_HELP, fail, load_settings, say, tracked_by_prefect
+from liveops.launch import configure_logging
 
 if TYPE_CHECKING:
     import threading
@@ -75,19 +73,7 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debug messages")] = False,
 ) -> None:
     """liveops command line."""
-    quiet_third_parties()
-    # Every log record, from any library, has the settings' secret values masked (liveops/redact.py).
-    REDACTOR.install()
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # kafka-python logs every connection at INFO; keep the terminal for our own messages.
-    # Its connection errors are reported by liveops itself, with what to do about them.
-    logging.getLogger("kafka").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
-    # Great Expectations logs its own start-up at INFO (dozens of "Skipping registering function" lines).
-    logging.getLogger("great_expectations").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    configure_logging(verbose)
 
 
 @app.command()

@@ -6,7 +6,6 @@ neither); :func:`load_settings` imports them when a command first needs its sett
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -19,18 +18,6 @@ if TYPE_CHECKING:
     from config.settings import Settings
 
 ENV_PREFIX = "LIVEOPS_"
-
-
-def quiet_third_parties() -> None:
-    """Switch off telemetry and chatty third-party loggers for every command (set before Prefect loads).
-
-    ``DO_NOT_TRACK`` and ``PREFECT_SERVER_ANALYTICS_ENABLED`` are only defaults: a user who sets them keeps
-    their value. The ``httpx`` logger would print one ``INFO HTTP Request`` line per call to a Prefect API.
-    """
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _secret(variable: str) -> bool:

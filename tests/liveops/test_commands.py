@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from config.settings import Settings
 from liveops.cli import app, demo_day
-from liveops.marts_cmd import display_width, format_csv, format_table
+from liveops.query import display_width, format_csv, format_table
 from liveops.simulate_cmd import _DEFAULTS
 from streams.simulator import SimConfig
 from tests.conftest import lake_env

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from liveops.marts_cmd import QueryRefused, check_read_only
+from liveops.query import QueryRefused, check_read_only
 from warehouse.extensions import ExtensionUnavailableError, extension_file, lake_connection, load_lake_extensions
 
 _READER = textwrap.dedent(

@@ -20,7 +20,7 @@ from polars.testing import assert_frame_equal
 
 from flows.ingest import ingest_without_kafka
 from flows.marts import build_marts
-from liveops.marts_cmd import check_read_only
+from liveops.query import check_read_only
 from schemas.events import FAMILIES, Family
 from schemas.marts import MART_KEYS, MART_TABLES
 from streams.memory import arrivals
