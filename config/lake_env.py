@@ -47,8 +47,8 @@ _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 def _lake_values(pairs: Mapping[str, str | None], into: dict[str, str]) -> bool:
     """Copy the ``LIVEOPS_LAKE_*`` values of ``pairs`` into ``into`` (by field name); False: one has no value."""
     for key, value in pairs.items():
-        name = key.lower().removeprefix(PREFIX) if key.lower().startswith(PREFIX) else None
-        if name not in LAKE_FIELDS:
+        lowered = key.lower()
+        if not lowered.startswith(PREFIX) or (name := lowered[len(PREFIX) :]) not in LAKE_FIELDS:
             continue
         if value is None:
             return False
@@ -72,17 +72,36 @@ def lake_from_environment(environ: Mapping[str, str] | None = None, env_file: Pa
     use_ssl = values.get("lake_s3_use_ssl", "true").lower()
     if use_ssl not in _TRUE | _FALSE:
         return None
-    from warehouse.lake import LakeConfig, S3Location
+    return lake_config(
+        catalog=values.get("lake_catalog", DEFAULT_LAKE_CATALOG),
+        data_path=values.get("lake_data_path", DEFAULT_LAKE_DATA_PATH),
+        catalog_password=values.get("lake_catalog_password"),
+        s3_endpoint=values.get("lake_s3_endpoint"),
+        s3_key_id=values.get("lake_s3_key_id"),
+        s3_secret=values.get("lake_s3_secret"),
+        s3_region=values.get("lake_s3_region", DEFAULT_LAKE_S3_REGION),
+        s3_use_ssl=use_ssl in _TRUE,
+    )
 
-    data_path = values.get("lake_data_path", DEFAULT_LAKE_DATA_PATH)
+
+def lake_config(
+    *,
+    catalog: str,
+    data_path: str,
+    catalog_password: str | None,
+    s3_endpoint: str | None,
+    s3_key_id: str | None,
+    s3_secret: str | None,
+    s3_region: str,
+    s3_use_ssl: bool,
+) -> LakeConfig:
+    """The lake the settings name (the one construction behind ``Settings.lake`` and the fast path): S3 keys
+    only for an ``s3://`` data path; an empty password or key is none."""
+    from warehouse.lake import LakeConfig, S3Location  # DuckDB loads only when the lake is used
+
     s3 = None
     if data_path.startswith("s3://"):
         s3 = S3Location(
-            endpoint=values.get("lake_s3_endpoint"),
-            key_id=values.get("lake_s3_key_id") or "",
-            secret=values.get("lake_s3_secret") or "",
-            region=values.get("lake_s3_region", DEFAULT_LAKE_S3_REGION),
-            use_ssl=use_ssl in _TRUE,
+            endpoint=s3_endpoint, key_id=s3_key_id or "", secret=s3_secret or "", region=s3_region, use_ssl=s3_use_ssl
         )
-    catalog = values.get("lake_catalog", DEFAULT_LAKE_CATALOG)
-    return LakeConfig(catalog, data_path, values.get("lake_catalog_password") or None, s3)
+    return LakeConfig(catalog, data_path, catalog_password or None, s3)

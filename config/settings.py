@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from config.lake_env import DEFAULT_LAKE_CATALOG, DEFAULT_LAKE_DATA_PATH, DEFAULT_LAKE_S3_REGION
+from config.lake_env import DEFAULT_LAKE_CATALOG, DEFAULT_LAKE_DATA_PATH, DEFAULT_LAKE_S3_REGION, lake_config
 from warehouse.conninfo import inline_password, mask_passwords
 
 if TYPE_CHECKING:
@@ -204,19 +204,20 @@ class Settings(BaseSettings):
     @property
     def lake(self) -> LakeConfig:
         """Where the warehouse lives (catalog, data path, secrets), for :func:`warehouse.lake.open_lake`."""
-        from warehouse.lake import LakeConfig, S3Location  # DuckDB loads only when the lake is used
 
-        s3 = None
-        if self.lake_data_path.startswith("s3://"):
-            s3 = S3Location(
-                endpoint=self.lake_s3_endpoint,
-                key_id=self.lake_s3_key_id or "",
-                secret=self.lake_s3_secret.get_secret_value() if self.lake_s3_secret else "",
-                region=self.lake_s3_region,
-                use_ssl=self.lake_s3_use_ssl,
-            )
-        password = self.lake_catalog_password.get_secret_value() if self.lake_catalog_password else None
-        return LakeConfig(self.lake_catalog, self.lake_data_path, password, s3)
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        return lake_config(
+            catalog=self.lake_catalog,
+            data_path=self.lake_data_path,
+            catalog_password=secret(self.lake_catalog_password),
+            s3_endpoint=self.lake_s3_endpoint,
+            s3_key_id=self.lake_s3_key_id,
+            s3_secret=secret(self.lake_s3_secret),
+            s3_region=self.lake_s3_region,
+            s3_use_ssl=self.lake_s3_use_ssl,
+        )
 
     def kafka_client_config(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python clients: bootstrap servers and security settings."""

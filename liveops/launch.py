@@ -95,10 +95,11 @@ def parse_query_args(args: Sequence[str]) -> dict[str, Any] | None:
         if not (limit.isascii() and limit.isdigit()):
             return None
         found["limit"] = int(limit)
-    try:
-        parse_as_of(found.get("as_of"))
-    except AsOfError:
-        return None
+    if "as_of" in found:
+        try:
+            found["snapshot"], found["at"] = parse_as_of(found.pop("as_of"))
+        except AsOfError:
+            return None
     return {"sql": positional[0], **found}
 
 

@@ -120,9 +120,9 @@ def query(
     from liveops.query import AsOfError, execute, parse_as_of
 
     try:
-        parse_as_of(as_of)
+        snapshot, at = parse_as_of(as_of)
     except AsOfError as exc:
         raise typer.BadParameter(str(exc), param_hint="--as-of") from None
-    code = execute(load_settings().lake, sql, output, limit, raw_csv, as_of)
+    code = execute(load_settings().lake, sql, output, limit, raw_csv, snapshot, at)
     if code:
         raise typer.Exit(code)

@@ -298,14 +298,16 @@ def execute(
     output: OutputFormat = OutputFormat.table,
     limit: int | None = None,
     raw_csv: bool = False,
-    as_of: str | None = None,
+    snapshot: int | None = None,
+    at: datetime | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """Run ``sql`` (``-``: read it from standard input) and print its result on ``out``; return the exit code.
+    """Run ``sql`` (``-``: read it from standard input) on the lake as of ``snapshot`` or ``at`` (default: its
+    latest snapshot; :func:`parse_as_of` reads ``--as-of``) and print its result on ``out``; return the exit code.
 
     0: printed. 1: an error (no warehouse, a syntax error, an unknown table, ...). 2: a refused statement
-    (a write, several statements) or a bad ``as_of``. Every message goes to ``err``, with secrets masked.
+    (a write, several statements). Every message goes to ``err``, with secrets masked.
     """
     import duckdb
 
@@ -315,11 +317,7 @@ def execute(
     err = err or sys.stderr
     text = sys.stdin.read() if sql == "-" else sql
     try:
-        snapshot, at = parse_as_of(as_of)
         columns, rows = run_query(lake, text, snapshot, at)
-    except AsOfError as exc:
-        _error(err, f"Invalid value for '--as-of': {exc}")
-        return 2
     except WarehouseError as exc:
         _error(err, str(exc))
         return 1
@@ -349,7 +347,7 @@ def execute(
         if len(shown) < len(rows):
             more = _plural(len(rows) - len(shown), "more row")
             out.write(f"... {more} (--limit 0 shows all; --format csv for tools)\n")
-        out.flush()
+    out.flush()  # the result before the row count on stderr, in a terminal that shows both
+    if output is OutputFormat.table:
         err.write(f"({_plural(len(rows), 'row')})\n")
-    out.flush()
     return 0

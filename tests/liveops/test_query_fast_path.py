@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +123,11 @@ def test_a_bad_lake_value_is_still_refused_by_the_full_settings(
         (["-fcsv", "select 1"], {"sql": "select 1", "output": OutputFormat.csv}),
         (["-f", "table", "--limit", "0", "x"], {"sql": "x", "output": OutputFormat.table, "limit": 0}),
         (["--limit=5", "--limit", "7", "x"], {"sql": "x", "limit": 7}),
-        (["--raw-csv", "--as-of", "42", "x"], {"sql": "x", "raw_csv": True, "as_of": "42"}),
-        (["--as-of=2026-11-03T08:00:00Z", "--", "-x"], {"sql": "-x", "as_of": "2026-11-03T08:00:00Z"}),
+        (["--raw-csv", "--as-of", "42", "x"], {"sql": "x", "raw_csv": True, "snapshot": 42, "at": None}),
+        (
+            ["--as-of=2026-11-03T08:00:00Z", "--", "-x"],
+            {"sql": "-x", "snapshot": None, "at": datetime(2026, 11, 3, 8, tzinfo=UTC)},
+        ),
     ],
 )
 def test_the_fast_parser_reads_what_typer_reads(args: list[str], expected: dict[str, Any]) -> None:
