@@ -180,8 +180,8 @@ def _liveops(code: str, args: list[str], env: dict[str, str], stdin: str = "") -
     [
         ["SELECT title, n FROM t ORDER BY n, title"],
         ["SELECT title, n FROM t ORDER BY n, title", "--limit", "5"],
-        ["-f", "csv", "SELECT title FROM t ORDER BY n LIMIT 3"],
-        ["-f", "csv", "--raw-csv", "SELECT title FROM t ORDER BY n LIMIT 3"],
+        ["-f", "csv", "SELECT title FROM t ORDER BY n, title LIMIT 3"],
+        ["-f", "csv", "--raw-csv", "SELECT title FROM t ORDER BY n, title LIMIT 3"],
         ["--format=json", "SELECT * FROM t ORDER BY n, title LIMIT 4"],
         ["--as-of", "1", "SELECT count(*) FROM t"],
         ["-"],
